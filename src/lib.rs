@@ -1,0 +1,3 @@
+//! podroute: BGP route distribution for L3 pod networking, and the CNI plugins that attach pods.
+
+pub mod bgp;

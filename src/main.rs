@@ -1,0 +1,5 @@
+//! The `podroute` command line.
+
+fn main() {
+    println!("podroute {}", env!("CARGO_PKG_VERSION"));
+}
