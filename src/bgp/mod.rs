@@ -2,9 +2,12 @@
 
 pub(crate) mod open_enum;
 
+pub mod attribute;
+pub mod capability;
 pub mod context;
 pub mod header;
 pub mod message;
+pub mod nlri;
 pub mod notification;
 pub mod open;
 pub mod route_refresh;

@@ -1,0 +1,1 @@
+//! OPEN capabilities (RFC 5492). PLACEHOLDER: filled by the OPEN/capabilities work.
