@@ -5,6 +5,8 @@ pub(crate) mod open_enum;
 pub mod attribute;
 pub mod capability;
 pub mod context;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod header;
 pub mod message;
 pub mod nlri;
