@@ -3,6 +3,7 @@
 pub(crate) mod open_enum;
 
 pub mod attribute;
+pub mod best_path;
 pub mod capability;
 pub mod context;
 #[doc(hidden)]
