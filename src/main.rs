@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
-use podroute::config::Config;
+use podroute::config::{Config, DEFAULT_SOCKET};
+use podroute::control::{self, Query};
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +26,26 @@ enum Command {
         /// The TOML config file.
         file: PathBuf,
     },
+    /// Show what the running agent holds.
+    Show {
+        what: ShowWhat,
+        /// Print JSON for machines instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// The agent's control socket.
+        #[arg(long, default_value = DEFAULT_SOCKET)]
+        socket: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ShowWhat {
+    /// BGP sessions and their prefix counts.
+    Neighbors,
+    /// Best paths in the Loc-RIB.
+    Routes,
+    /// Routes podroute installed in the kernel.
+    Fib,
 }
 
 fn main() -> ExitCode {
@@ -46,5 +67,40 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Show { what, json, socket } => show(what, json, &socket),
     }
+}
+
+fn show(what: ShowWhat, json: bool, socket: &std::path::Path) -> ExitCode {
+    let query = match what {
+        ShowWhat::Neighbors => Query::Neighbors,
+        ShowWhat::Routes => Query::Routes,
+        ShowWhat::Fib => Query::Fib,
+    };
+    let reply = match control::query(socket, query) {
+        Ok(reply) => reply,
+        Err(e) => {
+            eprintln!("podroute show: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if json {
+        // The list itself, not the reply wrapper: `podroute show routes --json | jq '.[]'`.
+        let value = match &reply {
+            control::Reply::Neighbors(v) => serde_json::to_string_pretty(v),
+            control::Reply::Routes(v) => serde_json::to_string_pretty(v),
+            control::Reply::Fib(v) => serde_json::to_string_pretty(v),
+            control::Reply::Error(e) => serde_json::to_string_pretty(e),
+        };
+        match value {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("podroute show: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        print!("{}", control::render_table(&reply));
+    }
+    ExitCode::SUCCESS
 }

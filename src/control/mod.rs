@@ -1,0 +1,82 @@
+//! The agent's local control socket: what `podroute show` asks and what the agent answers.
+//!
+//! One request per connection: the client writes a JSON line naming a
+//! [`Query`], the agent writes one JSON line with a [`Reply`] and closes.
+//! The views are the stable `--json` contract documented in README.
+
+mod client;
+mod render;
+mod server;
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+pub use client::{ClientError, query};
+pub use render::render_table;
+pub use server::{ControlRequest, serve};
+
+/// What a client may ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Query {
+    Neighbors,
+    Routes,
+    Fib,
+}
+
+/// The agent's answer to one query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reply {
+    Neighbors(Vec<NeighborView>),
+    Routes(Vec<RouteView>),
+    Fib(Vec<FibView>),
+    Error(String),
+}
+
+/// One BGP neighbour, as `podroute show neighbors` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeighborView {
+    pub address: IpAddr,
+    pub asn: u32,
+    /// RFC 4271 §8.2.2 state name: Idle, Connect, Active, OpenSent, OpenConfirm, Established.
+    pub state: String,
+    /// Seconds in the current state (Established: session uptime).
+    pub uptime_s: u64,
+    pub prefixes_received: u64,
+    pub prefixes_accepted: u64,
+    pub prefixes_advertised: u64,
+    /// The last error seen on this session, for humans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// One Loc-RIB entry, as `podroute show routes` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteView {
+    pub prefix: IpNet,
+    /// Next hop(s) of the best path and its ECMP companions.
+    pub best: Vec<IpAddr>,
+    pub as_path: Vec<u32>,
+    pub local_pref: u32,
+    /// `igp`, `egp` or `incomplete`.
+    pub origin: String,
+    /// The peer the best path came from; `None` for the node's own prefixes.
+    pub from: Option<IpAddr>,
+}
+
+/// One route podroute holds in the kernel, as `podroute show fib` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FibView {
+    pub prefix: IpNet,
+    /// Gateways; empty for a blackhole route.
+    pub next_hops: Vec<IpAddr>,
+    pub table: u32,
+    /// `unicast` or `blackhole`.
+    pub kind: String,
+}
+
+/// Longest request line accepted; a query is a few dozen octets.
+pub const MAX_REQUEST_LEN: usize = 4096;
