@@ -75,6 +75,7 @@ fn start_agent(name: &str) -> Agent {
     }
     Agent {
         socket,
+        dir,
         _runtime: runtime,
     }
 }
