@@ -435,3 +435,490 @@ fn parse_parameters(
     }
     Ok((capabilities, groups))
 }
+
+#[cfg(test)]
+pub(crate) mod strategy {
+    //! proptest strategies producing OPENs in canonical form.
+    use super::*;
+    use crate::bgp::capability::strategy::capability;
+    use proptest::prelude::*;
+
+    pub fn layout() -> impl Strategy<Value = ParameterLayout> {
+        prop_oneof![
+            Just(ParameterLayout::Single),
+            Just(ParameterLayout::PerCapability),
+            prop::collection::vec(0..4usize, 0..6).prop_map(ParameterLayout::Groups),
+        ]
+    }
+
+    pub fn open() -> impl Strategy<Value = Open> {
+        (
+            any::<u16>(),
+            any::<u16>().prop_filter("RFC 4271 §6.2", |h| !matches!(h, 1 | 2)),
+            1..=u32::MAX,
+            prop::collection::vec(capability(), 0..12),
+            layout(),
+        )
+            .prop_map(|(my_as, hold_time, id, capabilities, layout)| {
+                let layout = ParameterLayout::from_groups(layout.groups(capabilities.len()));
+                Open {
+                    version: BGP_VERSION,
+                    my_as,
+                    hold_time,
+                    router_id: RouterId::from(id),
+                    capabilities,
+                    layout,
+                }
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bgp::capability::{
+        AddPathFamily, AddPathMode, CapabilityCode, Fqdn, GracefulRestart, GracefulRestartFamily,
+    };
+    use crate::bgp::context::CodecContext;
+    use crate::bgp::message::Message;
+    use crate::bgp::types::Family;
+    use proptest::prelude::*;
+    use std::net::Ipv4Addr;
+
+    fn body(open: &Open) -> Vec<u8> {
+        let mut buf = BytesMut::new();
+        open.encode_body(&mut buf);
+        buf.to_vec()
+    }
+
+    fn rid(a: u8, b: u8, c: u8, d: u8) -> RouterId {
+        RouterId(Ipv4Addr::new(a, b, c, d))
+    }
+
+    /// An OPEN as BIRD 2 sends it: every capability in one parameter.
+    pub(crate) fn bird_open() -> (Open, Vec<u8>) {
+        let both = |family| AddPathFamily {
+            family,
+            mode: AddPathMode::Both,
+        };
+        let open = Open {
+            version: 4,
+            my_as: 64512,
+            hold_time: 240,
+            router_id: rid(192, 0, 2, 1),
+            capabilities: vec![
+                Capability::Multiprotocol(Family::IPV4_UNICAST),
+                Capability::Multiprotocol(Family::IPV6_UNICAST),
+                Capability::RouteRefresh,
+                Capability::ExtendedMessage,
+                Capability::GracefulRestart(GracefulRestart {
+                    restart_state: false,
+                    notification: false,
+                    restart_time: 120,
+                    families: vec![
+                        GracefulRestartFamily {
+                            family: Family::IPV4_UNICAST,
+                            forwarding_preserved: true,
+                        },
+                        GracefulRestartFamily {
+                            family: Family::IPV6_UNICAST,
+                            forwarding_preserved: true,
+                        },
+                    ],
+                }),
+                Capability::FourOctetAs(Asn(64512)),
+                Capability::AddPath(vec![both(Family::IPV4_UNICAST), both(Family::IPV6_UNICAST)]),
+                Capability::EnhancedRouteRefresh,
+                Capability::Fqdn(Fqdn {
+                    hostname: "bird1".into(),
+                    domain: String::new(),
+                }),
+            ],
+            layout: ParameterLayout::Single,
+        };
+        #[rustfmt::skip]
+        let bytes = vec![
+            4, 0xfc, 0x00, 0x00, 0xf0, 192, 0, 2, 1,
+            57, // Opt Parm Len
+            2, 55, // one Capabilities parameter
+            1, 4, 0, 1, 0, 1,
+            1, 4, 0, 2, 0, 1,
+            2, 0,
+            6, 0,
+            64, 10, 0x00, 120, 0, 1, 1, 0x80, 0, 2, 1, 0x80,
+            65, 4, 0, 0, 0xfc, 0x00,
+            69, 8, 0, 1, 1, 3, 0, 2, 1, 3,
+            70, 0,
+            73, 7, 5, b'b', b'i', b'r', b'd', b'1', 0,
+        ];
+        (open, bytes)
+    }
+
+    /// An OPEN as FRR sends it: one parameter per capability.
+    pub(crate) fn frr_open() -> (Open, Vec<u8>) {
+        let open = Open {
+            version: 4,
+            my_as: 64512,
+            hold_time: 90,
+            router_id: rid(192, 0, 2, 2),
+            capabilities: vec![
+                Capability::Multiprotocol(Family::IPV4_UNICAST),
+                Capability::Multiprotocol(Family::IPV6_UNICAST),
+                Capability::RouteRefresh,
+                Capability::EnhancedRouteRefresh,
+                Capability::FourOctetAs(Asn(64512)),
+                Capability::AddPath(vec![AddPathFamily {
+                    family: Family::IPV4_UNICAST,
+                    mode: AddPathMode::Receive,
+                }]),
+                Capability::Fqdn(Fqdn {
+                    hostname: "frr-r1".into(),
+                    domain: String::new(),
+                }),
+                Capability::GracefulRestart(GracefulRestart {
+                    restart_state: true,
+                    notification: true,
+                    restart_time: 120,
+                    families: vec![],
+                }),
+                Capability::ExtendedMessage,
+            ],
+            layout: ParameterLayout::PerCapability,
+        };
+        #[rustfmt::skip]
+        let bytes = vec![
+            4, 0xfc, 0x00, 0x00, 90, 192, 0, 2, 2,
+            62,
+            2, 6, 1, 4, 0, 1, 0, 1,
+            2, 6, 1, 4, 0, 2, 0, 1,
+            2, 2, 2, 0,
+            2, 2, 70, 0,
+            2, 6, 65, 4, 0, 0, 0xfc, 0x00,
+            2, 6, 69, 4, 0, 1, 1, 1,
+            2, 10, 73, 8, 6, b'f', b'r', b'r', b'-', b'r', b'1', 0,
+            2, 4, 64, 2, 0xc0, 120,
+            2, 2, 6, 0,
+        ];
+        (open, bytes)
+    }
+
+    fn err(body: &[u8]) -> Notification {
+        Open::decode(body).unwrap_err()
+    }
+
+    fn unspecific() -> Notification {
+        Notification::new(ErrorCode::from_wire(2, 0), Vec::new())
+    }
+
+    /// A minimal valid body with the given optional parameters.
+    fn with_params(opt_len: u8, params: &[u8]) -> Vec<u8> {
+        let mut b = vec![4, 0xfd, 0xe8, 0, 180, 10, 0, 0, 1, opt_len];
+        b.extend_from_slice(params);
+        b
+    }
+
+    #[test]
+    fn bird_style_open() {
+        let (open, bytes) = bird_open();
+        assert_eq!(body(&open), bytes);
+        assert_eq!(Open::decode(&bytes).unwrap(), open);
+        assert_eq!(open.asn(), Asn(64512));
+    }
+
+    #[test]
+    fn frr_style_open() {
+        let (open, bytes) = frr_open();
+        assert_eq!(body(&open), bytes);
+        assert_eq!(Open::decode(&bytes).unwrap(), open);
+    }
+
+    #[test]
+    fn whole_message_round_trip() {
+        let ctx = CodecContext::default();
+        let (open, bytes) = frr_open();
+        let msg = Message::Open(open);
+        let wire = msg.to_bytes(&ctx).unwrap();
+        assert_eq!(&wire[16..19], [0, (19 + bytes.len()) as u8, 1]);
+        assert_eq!(&wire[19..], bytes);
+        assert_eq!(Message::decode(&wire, &ctx).unwrap(), msg);
+    }
+
+    #[test]
+    fn no_parameters() {
+        let bytes = with_params(0, &[]);
+        let open = Open::decode(&bytes).unwrap();
+        assert!(open.capabilities.is_empty());
+        assert_eq!(open.layout, ParameterLayout::Single);
+        assert_eq!(open.asn(), Asn(65000));
+        assert_eq!(body(&open), bytes);
+    }
+
+    #[test]
+    fn empty_capabilities_parameter_round_trips() {
+        let bytes = with_params(6, &[2, 0, 2, 2, 2, 0]);
+        let open = Open::decode(&bytes).unwrap();
+        assert_eq!(open.capabilities, [Capability::RouteRefresh]);
+        assert_eq!(open.layout, ParameterLayout::Groups(vec![0, 1]));
+        assert_eq!(body(&open), bytes);
+    }
+
+    #[test]
+    fn new_for_four_octet_as_uses_as_trans() {
+        let open = Open::new(Asn(4_200_000_000), 90, rid(192, 0, 2, 9), vec![]);
+        assert_eq!(open.my_as, 23456);
+        assert_eq!(
+            open.capabilities,
+            [Capability::FourOctetAs(Asn(4_200_000_000))]
+        );
+        assert_eq!(open.asn(), Asn(4_200_000_000));
+        let back = Open::decode(&body(&open)).unwrap();
+        assert_eq!(back.asn(), Asn(4_200_000_000));
+
+        let open = Open::new(
+            Asn(64512),
+            90,
+            rid(192, 0, 2, 9),
+            vec![Capability::RouteRefresh],
+        );
+        assert_eq!(open.my_as, 64512);
+        assert_eq!(
+            open.capabilities.last(),
+            Some(&Capability::FourOctetAs(Asn(64512)))
+        );
+    }
+
+    #[test]
+    fn unsupported_version_rfc4271() {
+        for v in [3u8, 5] {
+            let mut b = with_params(0, &[]);
+            b[0] = v;
+            let n = err(&b);
+            assert_eq!(
+                n.error,
+                ErrorCode::Open(OpenError::UnsupportedVersionNumber)
+            );
+            assert_eq!((n.error.code(), n.error.subcode()), (2, 1));
+            assert_eq!(n.data, [0, 4]);
+        }
+    }
+
+    #[test]
+    fn hold_time_one_or_two_is_unacceptable() {
+        for h in [1u8, 2] {
+            let mut b = with_params(0, &[]);
+            b[4] = h;
+            let n = err(&b);
+            assert_eq!(n, Notification::open(OpenError::UnacceptableHoldTime, []));
+            assert_eq!((n.error.code(), n.error.subcode()), (2, 6));
+        }
+        for h in [0u8, 3] {
+            let mut b = with_params(0, &[]);
+            b[4] = h;
+            assert_eq!(Open::decode(&b).unwrap().hold_time, u16::from(h));
+        }
+    }
+
+    #[test]
+    fn zero_router_id_is_bad_bgp_identifier_rfc6286() {
+        let mut b = with_params(0, &[]);
+        b[5..9].fill(0);
+        let n = err(&b);
+        assert_eq!(n, Notification::open(OpenError::BadBgpIdentifier, []));
+        assert_eq!((n.error.code(), n.error.subcode()), (2, 3));
+    }
+
+    #[test]
+    fn non_capability_parameter_is_unsupported() {
+        // Type 1, the deprecated Authentication parameter.
+        let n = err(&with_params(3, &[1, 1, 0]));
+        assert_eq!(
+            n,
+            Notification::open(OpenError::UnsupportedOptionalParameter, [])
+        );
+        assert_eq!((n.error.code(), n.error.subcode()), (2, 4));
+        assert_eq!(
+            Open::parse(&with_params(2, &[9, 0])),
+            Err(OpenDecodeError::UnsupportedParameter(
+                ParameterType::Unknown(9)
+            ))
+        );
+    }
+
+    #[test]
+    fn length_inconsistencies_are_open_error_unspecific() {
+        for (opt_len, params) in [
+            // Opt Parm Len runs past the message.
+            (8u8, &[2u8, 2, 2, 0][..]),
+            // Octets after the declared parameters.
+            (4, &[2, 2, 2, 0, 0][..]),
+            // Parameter Length runs past the parameters.
+            (4, &[2, 3, 2, 0][..]),
+            // A lone parameter type octet.
+            (1, &[2][..]),
+            // Capability Length runs past its parameter.
+            (4, &[2, 2, 65, 4][..]),
+            // A lone capability code octet.
+            (3, &[2, 1, 65][..]),
+            // Extended form cut inside its length field.
+            (255, &[255, 0][..]),
+            // Extended length disagrees with what is there.
+            (255, &[255, 0, 9, 2, 0, 2, 2, 0][..]),
+            // Extended parameter length overruns.
+            (255, &[255, 0, 5, 2, 0, 3, 2, 0][..]),
+        ] {
+            let n = err(&with_params(opt_len, params));
+            assert_eq!(n, unspecific(), "{params:?}");
+            assert_eq!((n.error.code(), n.error.subcode()), (2, 0));
+        }
+    }
+
+    #[test]
+    fn unspecific_matches_the_decoded_notification() {
+        let mut buf = BytesMut::new();
+        unspecific().encode_body(&mut buf);
+        assert_eq!(&buf[..], [2, 0]);
+        assert_eq!(Notification::decode(&buf).unwrap(), unspecific());
+    }
+
+    #[test]
+    fn short_body_is_bad_message_length() {
+        let n = err(&[4, 0, 1, 0, 90, 1, 1, 1, 1]);
+        assert_eq!(
+            n,
+            Notification::header(HeaderError::BadMessageLength, [0, 28])
+        );
+    }
+
+    #[test]
+    fn malformed_capability_value_does_not_fail_the_open() {
+        let open = Open::decode(&with_params(6, &[2, 4, 65, 2, 0, 1])).unwrap();
+        assert_eq!(
+            open.capabilities,
+            [Capability::Malformed {
+                code: CapabilityCode::FourOctetAs,
+                value: vec![0, 1]
+            }]
+        );
+        assert_eq!(open.asn(), Asn(65000));
+    }
+
+    #[test]
+    fn extended_parameters_rfc9072() {
+        // 50 MP capabilities: 300 octets in one parameter, too long for the short form.
+        let caps: Vec<_> = (0..50u16)
+            .map(|i| Capability::Multiprotocol(Family::new(i.into(), 1u8.into())))
+            .collect();
+        let open = Open {
+            capabilities: caps,
+            ..Open::new(Asn(65000), 90, rid(10, 0, 0, 1), vec![])
+        };
+        let b = body(&open);
+        assert_eq!(&b[9..16], [255, 255, 0x01, 0x2f, 2, 0x01, 0x2c]);
+        assert_eq!(b.len(), 10 + 3 + 303);
+        assert_eq!(Open::decode(&b).unwrap(), open);
+
+        // Many short parameters adding up past 255 octets.
+        let per = Open {
+            layout: ParameterLayout::PerCapability,
+            ..open.clone()
+        };
+        let b = body(&per);
+        assert_eq!(&b[9..13], [255, 255, 0x01, 0xc2]); // 50 * (3 + 6) = 450
+        assert_eq!(Open::decode(&b).unwrap(), per);
+    }
+
+    #[test]
+    fn extended_form_only_past_255_octets() {
+        let fill = |n| Open {
+            capabilities: vec![Capability::Unknown {
+                code: 200,
+                value: vec![7; n],
+            }],
+            ..Open::new(Asn(65000), 90, rid(10, 0, 0, 1), vec![])
+        };
+        // 2 + (2 + 251) = 255: still the short form.
+        let b = body(&fill(251));
+        assert_eq!(b[9], 255);
+        assert_eq!(b[10], 2);
+        assert_eq!(b.len(), 10 + 255);
+        assert_eq!(Open::decode(&b).unwrap(), fill(251));
+        // 256: extended.
+        let b = body(&fill(252));
+        assert_eq!(&b[9..13], [255, 255, 0x01, 0x01]); // 3 + 254
+        assert_eq!(Open::decode(&b).unwrap(), fill(252));
+    }
+
+    #[test]
+    fn extended_form_with_any_nonzero_non_ext_len_is_accepted() {
+        // RFC 9072 §2 keys on the Non-Ext OP Type octet when the length is non-zero.
+        let b = with_params(1, &[255, 0, 5, 2, 0, 2, 2, 0]);
+        let open = Open::decode(&b).unwrap();
+        assert_eq!(open.capabilities, [Capability::RouteRefresh]);
+    }
+
+    #[test]
+    fn validate_refuses_an_overlong_capability() {
+        let open = Open {
+            capabilities: vec![Capability::Unknown {
+                code: 200,
+                value: vec![0; 300],
+            }],
+            ..Open::new(Asn(65000), 90, rid(10, 0, 0, 1), vec![])
+        };
+        assert!(matches!(
+            open.validate(),
+            Err(OpenEncodeError::Capability(_))
+        ));
+        assert!(bird_open().0.validate().is_ok());
+    }
+
+    #[test]
+    fn layout_groups() {
+        assert_eq!(ParameterLayout::Groups(vec![2, 5]).groups(4), [2, 2]);
+        assert_eq!(ParameterLayout::Groups(vec![1]).groups(3), [1, 2]);
+        assert_eq!(
+            ParameterLayout::from_groups(vec![1]),
+            ParameterLayout::Single
+        );
+        assert_eq!(
+            ParameterLayout::from_groups(vec![1, 1]),
+            ParameterLayout::PerCapability
+        );
+        assert_eq!(
+            ParameterLayout::from_groups(vec![0]),
+            ParameterLayout::Groups(vec![0])
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn value_encode_decode(open in strategy::open()) {
+            prop_assert_eq!(Open::decode(&body(&open)).unwrap(), open);
+        }
+
+        #[test]
+        fn canonical_bytes_decode_encode(open in strategy::open()) {
+            let bytes = body(&open);
+            prop_assert_eq!(body(&Open::decode(&bytes).unwrap()), bytes);
+        }
+
+        #[test]
+        fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            if let Ok(open) = Open::decode(&bytes) {
+                prop_assert_eq!(Open::decode(&body(&open)).unwrap(), open);
+            }
+        }
+
+        #[test]
+        fn garbage_parameters_never_panic(
+            opt_len in any::<u8>(),
+            params in prop::collection::vec(any::<u8>(), 0..300),
+        ) {
+            // A valid fixed part so that parameter parsing is reached.
+            let bytes = with_params(opt_len, &params);
+            if let Ok(open) = Open::decode(&bytes) {
+                prop_assert_eq!(Open::decode(&body(&open)).unwrap(), open);
+            }
+        }
+    }
+}
