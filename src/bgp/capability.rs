@@ -1,1 +1,0 @@
-//! OPEN capabilities (RFC 5492). PLACEHOLDER: filled by the OPEN/capabilities work.
