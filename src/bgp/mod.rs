@@ -7,6 +7,7 @@ pub mod capability;
 pub mod context;
 pub mod header;
 pub mod message;
+pub mod negotiate;
 pub mod nlri;
 pub mod notification;
 pub mod open;

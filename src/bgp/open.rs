@@ -474,7 +474,7 @@ pub(crate) mod strategy {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::bgp::capability::{
         AddPathFamily, AddPathMode, CapabilityCode, Fqdn, GracefulRestart, GracefulRestartFamily,
