@@ -15,7 +15,11 @@ pub mod route_refresh;
 pub mod types;
 pub mod update;
 
+pub use capability::{Capability, CapabilityCode};
 pub use context::{CodecContext, PeerRelation};
 pub use message::{EncodeError, Message};
+pub use negotiate::{AsPair, Negotiated, negotiate};
 pub use notification::{ErrorCode, Notification};
+pub use open::Open;
+pub use route_refresh::{RouteRefresh, RouteRefreshSubtype};
 pub use types::{Afi, Asn, Family, RouterId, Safi};

@@ -62,10 +62,10 @@ pub struct Negotiated {
     /// alongside the GR capability.
     pub peer_llgr: Vec<LlgrFamily>,
     /// Families whose received NLRI carry path identifiers: we advertised
-    /// Receive (or Both) and the peer Send (or Both) (RFC 7911 §5).
+    /// Receive (or Both) and the peer Send (or Both) (RFC 7911 §4).
     pub add_path_receive: Vec<Family>,
     /// Families whose sent NLRI carry path identifiers: we advertised Send
-    /// (or Both) and the peer Receive (or Both) (RFC 7911 §5).
+    /// (or Both) and the peer Receive (or Both) (RFC 7911 §4).
     pub add_path_send: Vec<Family>,
     /// NLRI families for which we may send a next hop of the given AFI: the
     /// peer advertised it (RFC 8950 §3: the capability lists what its sender
@@ -101,9 +101,9 @@ pub fn families(open: &Open) -> Vec<Family> {
     out
 }
 
-/// The ADD-PATH tuples of an OPEN, first tuple per family winning across
-/// instances. A capability with a Send/Receive value other than 1-3 is
-/// ignored whole (RFC 7911 §4: "the capability SHOULD be treated as not
+/// The ADD-PATH tuples of an OPEN, across instances. A family listed twice
+/// is a sender error RFC 7911 gives no rule for; the first mention is kept.
+/// A capability with a Send/Receive value other than 1-3 is ignored whole (RFC 7911 §4: "the capability SHOULD be treated as not
 /// understood and ignored").
 fn add_path(open: &Open) -> Vec<AddPathFamily> {
     let mut out: Vec<AddPathFamily> = Vec::new();

@@ -321,12 +321,12 @@ impl Open {
     /// Decoded OPENs and those whose [`Open::validate`] passes encode fully.
     /// Otherwise (a capability value over 255 octets, set by hand) the
     /// offending capabilities are left out, since this signature cannot
-    /// fail; an OPEN over 4096 octets is refused by `Message::encode`.
+    /// fail: build OPENs from configuration through [`Open::validate`]. An
+    /// OPEN over 4096 octets is refused by `Message::encode`.
     pub fn encode_body(&self, buf: &mut BytesMut) {
         let (values, extended) = match self.encode_params() {
             Ok(v) => v,
-            Err(e) => {
-                debug_assert!(false, "encoding invalid OPEN: {e}");
+            Err(_) => {
                 let mut valid = self.clone();
                 valid
                     .capabilities
