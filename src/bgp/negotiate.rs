@@ -54,12 +54,13 @@ pub struct Negotiated {
     /// instance").
     pub peer_graceful_restart: Option<GracefulRestart>,
     /// Both sent Graceful Restart with the N bit: graceful restart also
-    /// applies after a NOTIFICATION or hold timer expiry (RFC 8538 §2).
+    /// applies after a NOTIFICATION or hold timer expiry (RFC 8538 §2,
+    /// which makes this behaviour depend on both sides setting N).
     pub graceful_notification: bool,
     /// The peer's Long-Lived Graceful Restart families, cut to `families`.
-    /// Empty unless the peer also sent Graceful Restart: RFC 9494 defines
-    /// LLGR as an extension of RFC 4724 procedures, in effect only
-    /// alongside the GR capability.
+    /// Empty unless the peer also sent Graceful Restart (RFC 9494 §4.5: "If
+    /// the LLGR capability is received without an accompanying GR
+    /// capability, the LLGR capability MUST be ignored").
     pub peer_llgr: Vec<LlgrFamily>,
     /// Families whose received NLRI carry path identifiers: we advertised
     /// Receive (or Both) and the peer Send (or Both) (RFC 7911 §4).
