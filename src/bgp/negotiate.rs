@@ -45,8 +45,9 @@ pub struct Negotiated {
     pub extended_message: bool,
     /// Both sent Route Refresh (RFC 2918 §4): we may send ROUTE-REFRESH.
     pub route_refresh: bool,
-    /// Both sent Enhanced Route Refresh and Route Refresh (RFC 7313 §4):
-    /// BoRR/EoRR demarcation is in use.
+    /// Both sent Enhanced Route Refresh, and Route Refresh is negotiated:
+    /// BoRR/EoRR demarcation is in use (RFC 7313 §4). ERR only adds
+    /// subtypes to the RFC 2918 message, so it needs Route Refresh too.
     pub enhanced_route_refresh: bool,
     /// The peer's Graceful Restart capability, its families cut to
     /// `families`; `None` if it sent none. With several instances the last
