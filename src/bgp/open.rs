@@ -306,8 +306,10 @@ impl Open {
             values.push(value);
         }
         let short_len: usize = values.iter().map(|v| 2 + v.len()).sum();
-        // RFC 9072 §2: "the BGP speaker SHOULD use the extended format only
-        // if the encoded length of its Optional Parameters exceeds 255".
+        // RFC 9072 §2 (paraphrased): the extended encoding is for when the
+        // Optional Parameters exceed 255 octets; otherwise the RFC 4271 one
+        // is kept so that speakers without RFC 9072 can read the OPEN. BIRD
+        // draws the line at the same place.
         let extended = short_len > 255 || values.iter().any(|v| v.len() > 255);
         let ext_len: usize = values.iter().map(|v| 3 + v.len()).sum();
         if extended && (ext_len > usize::from(u16::MAX) || values.iter().any(|v| v.len() > 65535)) {
@@ -321,12 +323,12 @@ impl Open {
     /// Decoded OPENs and those whose [`Open::validate`] passes encode fully.
     /// Otherwise (a capability value over 255 octets, set by hand) the
     /// offending capabilities are left out, since this signature cannot
-    /// fail; an OPEN over 4096 octets is refused by `Message::encode`.
+    /// fail: build OPENs from configuration through [`Open::validate`]. An
+    /// OPEN over 4096 octets is refused by `Message::encode`.
     pub fn encode_body(&self, buf: &mut BytesMut) {
         let (values, extended) = match self.encode_params() {
             Ok(v) => v,
-            Err(e) => {
-                debug_assert!(false, "encoding invalid OPEN: {e}");
+            Err(_) => {
                 let mut valid = self.clone();
                 valid
                     .capabilities
@@ -367,12 +369,11 @@ fn parse_parameters(
     short_len: u8,
     rest: &[u8],
 ) -> Result<(Vec<Capability>, Vec<usize>), OpenDecodeError> {
-    // RFC 9072 §2: "if the one-octet Optional Parameters Length field [...]
-    // is non-zero, a BGP speaker MUST use the value of the octet following
-    // [...] (labeled Non-Ext OP Type) to determine both the encoding of the
-    // Optional Parameters length and the size of the Parameter Length field
-    // of individual Optional Parameters. If the value of the Non-Ext OP Type
-    // field is 255, then the encoding described above is used".
+    // RFC 9072 §2 (paraphrased): when the one-octet Optional Parameters
+    // Length is non-zero, the octet after it (Non-Ext OP Type) decides: 255
+    // means the extended encoding, with a 2-octet total length and 2-octet
+    // Parameter Length fields, whatever the value of that first octet
+    // (senders put 255 there). Anything else is the RFC 4271 encoding.
     let (params, len_octets) = if short_len != 0 && rest.first() == Some(&EXTENDED) {
         let Some([_, hi, lo]) = rest.first_chunk::<3>() else {
             return Err(OpenDecodeError::ParametersLength {
@@ -474,7 +475,7 @@ pub(crate) mod strategy {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::bgp::capability::{
         AddPathFamily, AddPathMode, CapabilityCode, Fqdn, GracefulRestart, GracefulRestartFamily,

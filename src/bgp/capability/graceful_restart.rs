@@ -55,6 +55,16 @@ pub struct GracefulRestart {
 }
 
 /// One (AFI, SAFI, flags) tuple of the Graceful Restart capability.
+///
+/// ```text
+/// +--------------------------------------------------+
+/// | Address Family Identifier (16 bits)              |
+/// +--------------------------------------------------+
+/// | Subsequent Address Family Identifier (8 bits)    |
+/// +--------------------------------------------------+
+/// | Flags for Address Family (8 bits): F bit first   |
+/// +--------------------------------------------------+
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct GracefulRestartFamily {
     pub family: Family,

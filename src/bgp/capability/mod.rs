@@ -74,7 +74,18 @@ pub const MAX_VALUE_LEN: usize = 255;
 /// because any failure makes the whole value [`Capability::Malformed`].
 pub(crate) type PResult<'a, T> = nom::IResult<&'a [u8], T, ()>;
 
-/// One capability.
+/// One capability, as the TLV RFC 5492 §4 defines:
+///
+/// ```text
+/// +------------------------------+
+/// | Capability Code (1 octet)    |
+/// +------------------------------+
+/// | Capability Length (1 octet)  |
+/// +------------------------------+
+/// | Capability Value (variable)  |
+/// ~                              ~
+/// +------------------------------+
+/// ```
 ///
 /// Value layouts of the variants without their own type:
 ///
