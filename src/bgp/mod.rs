@@ -6,6 +6,7 @@ pub mod attribute;
 pub mod best_path;
 pub mod capability;
 pub mod context;
+pub mod fsm;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod header;

@@ -1,0 +1,484 @@
+//! Unit tests of the session state machine: RFC 4271 §8 transitions, §6.8 collisions, back-off.
+
+use super::*;
+use crate::bgp::capability::Capability;
+use crate::bgp::notification::{CeaseSubcode, ErrorCode, FsmError, OpenError};
+use crate::bgp::types::Family;
+
+const LOCAL: [u8; 4] = [192, 0, 2, 1];
+const PEER: [u8; 4] = [192, 0, 2, 2];
+
+fn open(asn: u32, hold: u16, id: [u8; 4]) -> Open {
+    Open::new(
+        Asn(asn),
+        hold,
+        RouterId(id.into()),
+        vec![
+            Capability::Multiprotocol(Family::IPV4_UNICAST),
+            Capability::RouteRefresh,
+        ],
+    )
+}
+
+fn config(passive: bool) -> SessionConfig {
+    SessionConfig {
+        local_asn: Asn(64512),
+        peer_asn: Asn(64512),
+        router_id: RouterId(LOCAL.into()),
+        local_open: open(64512, 90, LOCAL),
+        passive,
+        connect_retry: Duration::from_secs(5),
+    }
+}
+
+struct Harness {
+    s: Session,
+    now: Instant,
+}
+
+impl Harness {
+    fn new(passive: bool) -> Self {
+        Harness {
+            s: Session::new(config(passive)),
+            now: Instant::now(),
+        }
+    }
+
+    fn ev(&mut self, e: Event) -> Vec<Action> {
+        self.s.handle(e, self.now)
+    }
+
+    fn advance(&mut self, d: Duration) {
+        self.now += d;
+    }
+
+    /// Start, connect outbound as connection 1, exchange OPEN and KEEPALIVE.
+    fn establish(&mut self, peer_open: Open) -> Vec<Action> {
+        self.ev(Event::Start);
+        self.ev(Event::Connected(ConnId(1), Direction::Outbound));
+        self.ev(Event::Received(ConnId(1), Message::Open(peer_open)));
+        let out = self.ev(Event::Received(ConnId(1), Message::Keepalive));
+        assert_eq!(self.s.state(), State::Established);
+        out
+    }
+}
+
+fn sent_notification(out: &[Action]) -> Option<&Notification> {
+    out.iter().find_map(|a| match a {
+        Action::Send(_, Message::Notification(n)) => Some(n),
+        _ => None,
+    })
+}
+
+fn has_up(out: &[Action]) -> bool {
+    out.iter().any(|a| matches!(a, Action::Up(_)))
+}
+
+fn down(out: &[Action]) -> Option<&DownReason> {
+    out.iter().find_map(|a| match a {
+        Action::Down(r) => Some(r),
+        _ => None,
+    })
+}
+
+#[test]
+fn starts_idle_and_start_connects_with_retry_timer() {
+    let mut h = Harness::new(false);
+    assert_eq!(h.s.state(), State::Idle);
+    let out = h.ev(Event::Start);
+    assert_eq!(
+        out,
+        vec![
+            Action::Connect,
+            Action::SetTimer(Timer::ConnectRetry, Duration::from_secs(5))
+        ]
+    );
+    assert_eq!(h.s.state(), State::Connect);
+}
+
+#[test]
+fn passive_peer_waits_in_active() {
+    let mut h = Harness::new(true);
+    assert!(h.ev(Event::Start).is_empty());
+    assert_eq!(h.s.state(), State::Active);
+    assert!(h.ev(Event::TimerExpired(Timer::ConnectRetry)).is_empty());
+    let out = h.ev(Event::Connected(ConnId(7), Direction::Inbound));
+    assert!(matches!(out[1], Action::Send(ConnId(7), Message::Open(_))));
+    assert_eq!(h.s.state(), State::OpenSent);
+}
+
+#[test]
+fn full_handshake_negotiates_the_smaller_hold_time() {
+    let mut h = Harness::new(false);
+    h.ev(Event::Start);
+    let out = h.ev(Event::Connected(ConnId(1), Direction::Outbound));
+    assert_eq!(
+        out,
+        vec![
+            Action::CancelTimer(Timer::ConnectRetry),
+            Action::Send(ConnId(1), Message::Open(config(false).local_open)),
+            Action::SetTimer(Timer::Hold(ConnId(1)), OPEN_SENT_HOLD),
+        ]
+    );
+    let out = h.ev(Event::Received(
+        ConnId(1),
+        Message::Open(open(64512, 9, PEER)),
+    ));
+    assert_eq!(
+        out,
+        vec![
+            Action::Send(ConnId(1), Message::Keepalive),
+            Action::SetTimer(Timer::Hold(ConnId(1)), Duration::from_secs(9)),
+            Action::SetTimer(Timer::Keepalive(ConnId(1)), Duration::from_secs(3)),
+        ]
+    );
+    assert_eq!(h.s.state(), State::OpenConfirm);
+    let out = h.ev(Event::Received(ConnId(1), Message::Keepalive));
+    assert!(has_up(&out));
+    assert_eq!(h.s.state(), State::Established);
+    let (id, n) = h.s.established().unwrap();
+    assert_eq!((id, n.hold_time), (ConnId(1), 9));
+    assert_eq!(h.s.established_at(), Some(h.now));
+}
+
+#[test]
+fn hold_time_zero_runs_no_timers() {
+    let mut h = Harness::new(false);
+    h.ev(Event::Start);
+    h.ev(Event::Connected(ConnId(1), Direction::Outbound));
+    let out = h.ev(Event::Received(
+        ConnId(1),
+        Message::Open(open(64512, 0, PEER)),
+    ));
+    assert!(
+        !out.iter().any(|a| matches!(a, Action::SetTimer(..))),
+        "{out:?}"
+    );
+    assert!(out.contains(&Action::CancelTimer(Timer::Hold(ConnId(1)))));
+}
+
+#[test]
+fn wrong_peer_as_is_bad_peer_as_and_retries() {
+    let mut h = Harness::new(false);
+    h.ev(Event::Start);
+    h.ev(Event::Connected(ConnId(1), Direction::Outbound));
+    let out = h.ev(Event::Received(
+        ConnId(1),
+        Message::Open(open(65000, 90, PEER)),
+    ));
+    let n = sent_notification(&out).unwrap();
+    assert_eq!(n.error, ErrorCode::Open(OpenError::BadPeerAs));
+    assert_eq!(n.data, 65000u16.to_be_bytes());
+    assert!(out.contains(&Action::Close(ConnId(1))));
+    assert!(down(&out).is_none(), "never established");
+    assert!(
+        !out.contains(&Action::Connect),
+        "no reconnect loop: {out:?}"
+    );
+    assert!(out.contains(&Action::SetTimer(
+        Timer::ConnectRetry,
+        Duration::from_secs(5)
+    )));
+    assert_eq!(h.s.state(), State::Active);
+    assert!(
+        h.ev(Event::TimerExpired(Timer::ConnectRetry))
+            .contains(&Action::Connect)
+    );
+}
+
+#[test]
+fn four_octet_peer_as_is_compared_in_full() {
+    let mut h = Harness::new(false);
+    h.s.config.peer_asn = Asn(4_200_000_002);
+    h.ev(Event::Start);
+    h.ev(Event::Connected(ConnId(1), Direction::Outbound));
+    let out = h.ev(Event::Received(
+        ConnId(1),
+        Message::Open(open(4_200_000_002, 90, PEER)),
+    ));
+    assert!(sent_notification(&out).is_none(), "{out:?}");
+    assert_eq!(h.s.state(), State::OpenConfirm);
+}
+
+#[test]
+fn own_router_id_on_ibgp_is_bad_bgp_identifier() {
+    let mut h = Harness::new(false);
+    h.ev(Event::Start);
+    h.ev(Event::Connected(ConnId(1), Direction::Outbound));
+    let out = h.ev(Event::Received(
+        ConnId(1),
+        Message::Open(open(64512, 90, LOCAL)),
+    ));
+    let n = sent_notification(&out).unwrap();
+    assert_eq!(n.error, ErrorCode::Open(OpenError::BadBgpIdentifier));
+    assert_eq!(n.data, LOCAL);
+}
+
+#[test]
+fn hold_timer_expiry_sends_notification_and_reports_down() {
+    let mut h = Harness::new(false);
+    h.establish(open(64512, 9, PEER));
+    h.advance(Duration::from_secs(600));
+    let out = h.ev(Event::TimerExpired(Timer::Hold(ConnId(1))));
+    let n = sent_notification(&out).unwrap();
+    assert_eq!(n.error, ErrorCode::HoldTimerExpired);
+    assert!(out.contains(&Action::Close(ConnId(1))));
+    assert_eq!(down(&out), Some(&DownReason::Sent(n.clone())));
+    // A stable session that failed once reconnects at once.
+    assert!(out.contains(&Action::Connect), "{out:?}");
+    assert_eq!(h.s.state(), State::Connect);
+}
+
+#[test]
+fn keepalive_timer_sends_and_rearms() {
+    let mut h = Harness::new(false);
+    h.establish(open(64512, 30, PEER));
+    let out = h.ev(Event::TimerExpired(Timer::Keepalive(ConnId(1))));
+    assert_eq!(
+        out,
+        vec![
+            Action::Send(ConnId(1), Message::Keepalive),
+            Action::SetTimer(Timer::Keepalive(ConnId(1)), Duration::from_secs(10)),
+        ]
+    );
+}
+
+#[test]
+fn received_keepalive_and_update_restart_the_hold_timer() {
+    let mut h = Harness::new(false);
+    h.establish(open(64512, 30, PEER));
+    let out = h.ev(Event::Received(ConnId(1), Message::Keepalive));
+    assert_eq!(
+        out,
+        vec![Action::SetTimer(
+            Timer::Hold(ConnId(1)),
+            Duration::from_secs(30)
+        )]
+    );
+}
+
+#[test]
+fn unexpected_message_in_open_sent_is_an_fsm_error() {
+    let mut h = Harness::new(false);
+    h.ev(Event::Start);
+    h.ev(Event::Connected(ConnId(1), Direction::Outbound));
+    let out = h.ev(Event::Received(ConnId(1), Message::Keepalive));
+    assert_eq!(
+        sent_notification(&out).unwrap().error,
+        ErrorCode::Fsm(FsmError::UnexpectedMessageInOpenSent)
+    );
+}
+
+#[test]
+fn open_in_established_is_an_fsm_error() {
+    let mut h = Harness::new(false);
+    h.establish(open(64512, 90, PEER));
+    let out = h.ev(Event::Received(
+        ConnId(1),
+        Message::Open(open(64512, 90, PEER)),
+    ));
+    assert_eq!(
+        sent_notification(&out).unwrap().error,
+        ErrorCode::Fsm(FsmError::UnexpectedMessageInEstablished)
+    );
+    assert!(down(&out).is_some());
+}
+
+#[test]
+fn received_notification_closes_without_answering() {
+    let mut h = Harness::new(false);
+    h.establish(open(64512, 90, PEER));
+    let n = Notification::admin_shutdown(CeaseSubcode::AdministrativeShutdown, "maintenance");
+    let out = h.ev(Event::Received(ConnId(1), Message::Notification(n.clone())));
+    assert!(sent_notification(&out).is_none());
+    assert_eq!(down(&out), Some(&DownReason::Received(n)));
+}
+
+#[test]
+fn decode_error_sends_its_notification() {
+    let mut h = Harness::new(false);
+    h.establish(open(64512, 90, PEER));
+    let n = Notification::update(
+        crate::bgp::notification::UpdateError::MalformedAttributeList,
+        [],
+    );
+    let out = h.ev(Event::DecodeError(ConnId(1), n.clone()));
+    assert_eq!(sent_notification(&out), Some(&n));
+    assert_eq!(down(&out), Some(&DownReason::Sent(n)));
+}
+
+#[test]
+fn established_session_delivers_updates_and_refresh_requests() {
+    let mut h = Harness::new(false);
+    h.establish(open(64512, 90, PEER));
+    let rr = Message::decode(
+        &[&[0xff; 16][..], &[0, 23, 5, 0, 1, 0, 1]].concat(),
+        &crate::bgp::CodecContext::default(),
+    )
+    .unwrap();
+    let Message::RouteRefresh(request) = rr.clone() else {
+        panic!("not a route refresh: {rr:?}");
+    };
+    let out = h.ev(Event::Received(ConnId(1), rr));
+    assert_eq!(out, vec![Action::RefreshRequested(request)]);
+}
+
+#[test]
+fn collision_keeps_the_connection_of_the_higher_identifier() {
+    // Local ID 192.0.2.1 < peer 192.0.2.2: the peer's (inbound) connection wins.
+    let mut h = Harness::new(false);
+    h.ev(Event::Start);
+    h.ev(Event::Connected(ConnId(1), Direction::Outbound));
+    h.ev(Event::Connected(ConnId(2), Direction::Inbound));
+    assert_eq!(h.s.connections().len(), 2);
+    let out = h.ev(Event::Received(
+        ConnId(1),
+        Message::Open(open(64512, 90, PEER)),
+    ));
+    assert_eq!(
+        sent_notification(&out).unwrap().error,
+        ErrorCode::Cease(CeaseSubcode::ConnectionCollisionResolution)
+    );
+    assert!(out.contains(&Action::Close(ConnId(1))));
+    assert!(
+        !out.contains(&Action::Connect),
+        "the other connection carries on"
+    );
+    h.ev(Event::Received(
+        ConnId(2),
+        Message::Open(open(64512, 90, PEER)),
+    ));
+    let out = h.ev(Event::Received(ConnId(2), Message::Keepalive));
+    assert!(has_up(&out));
+    assert_eq!(h.s.established().unwrap().0, ConnId(2));
+}
+
+#[test]
+fn collision_with_lower_peer_identifier_keeps_ours() {
+    let mut h = Harness::new(false);
+    let low_peer = [192, 0, 2, 0];
+    h.ev(Event::Start);
+    h.ev(Event::Connected(ConnId(1), Direction::Outbound));
+    h.ev(Event::Connected(ConnId(2), Direction::Inbound));
+    let out = h.ev(Event::Received(
+        ConnId(2),
+        Message::Open(open(64512, 90, low_peer)),
+    ));
+    assert!(out.contains(&Action::Close(ConnId(2))));
+    let out = h.ev(Event::Received(
+        ConnId(1),
+        Message::Open(open(64512, 90, low_peer)),
+    ));
+    assert!(sent_notification(&out).is_none());
+    assert_eq!(h.s.state(), State::OpenConfirm);
+}
+
+#[test]
+fn connection_while_established_is_rejected() {
+    let mut h = Harness::new(false);
+    h.establish(open(64512, 90, PEER));
+    let out = h.ev(Event::Connected(ConnId(9), Direction::Inbound));
+    assert_eq!(
+        sent_notification(&out).unwrap().error,
+        ErrorCode::Cease(CeaseSubcode::ConnectionRejected)
+    );
+    assert!(out.contains(&Action::Close(ConnId(9))));
+    assert_eq!(h.s.established().unwrap().0, ConnId(1));
+}
+
+#[test]
+fn stop_sends_admin_shutdown_and_stays_idle() {
+    let mut h = Harness::new(false);
+    h.establish(open(64512, 90, PEER));
+    let n = Notification::admin_shutdown(CeaseSubcode::AdministrativeShutdown, "agent stopping");
+    let out = h.ev(Event::Stop(n.clone()));
+    assert_eq!(sent_notification(&out), Some(&n));
+    assert!(out.contains(&Action::Close(ConnId(1))));
+    assert_eq!(down(&out), Some(&DownReason::Sent(n)));
+    assert_eq!(h.s.state(), State::Idle);
+    assert!(h.ev(Event::TimerExpired(Timer::ConnectRetry)).is_empty());
+    assert!(h.ev(Event::TimerExpired(Timer::IdleHold)).is_empty());
+    let out = h.ev(Event::Connected(ConnId(3), Direction::Inbound));
+    assert!(
+        out.contains(&Action::Close(ConnId(3))),
+        "a stopped peer accepts nothing"
+    );
+}
+
+#[test]
+fn failed_connect_goes_active_and_retries_on_the_timer() {
+    let mut h = Harness::new(false);
+    h.ev(Event::Start);
+    assert!(h.ev(Event::ConnectFailed).is_empty());
+    assert_eq!(h.s.state(), State::Active);
+    let out = h.ev(Event::TimerExpired(Timer::ConnectRetry));
+    assert_eq!(
+        out,
+        vec![
+            Action::Connect,
+            Action::SetTimer(Timer::ConnectRetry, Duration::from_secs(5))
+        ]
+    );
+}
+
+#[test]
+fn a_flapping_peer_backs_off_and_a_stable_one_does_not() {
+    let mut h = Harness::new(false);
+    h.establish(open(64512, 90, PEER));
+    let mut waits = Vec::new();
+    for round in 0..4u64 {
+        h.advance(Duration::from_secs(10));
+        let out = h.ev(Event::Closed(ConnId(round + 1)));
+        assert!(down(&out).is_some());
+        let wait = out.iter().find_map(|a| match a {
+            Action::SetTimer(Timer::IdleHold, d) => Some(*d),
+            _ => None,
+        });
+        waits.push(wait.unwrap().as_secs());
+        assert!(!out.contains(&Action::Connect));
+        let out = h.ev(Event::TimerExpired(Timer::IdleHold));
+        assert!(out.contains(&Action::Connect));
+        let id = ConnId(round + 2);
+        h.ev(Event::Connected(id, Direction::Outbound));
+        h.ev(Event::Received(id, Message::Open(open(64512, 90, PEER))));
+        h.ev(Event::Received(id, Message::Keepalive));
+    }
+    assert_eq!(waits, vec![5, 10, 20, 40]);
+    // Up for longer than STABLE_SESSION: the next failure reconnects at once.
+    h.advance(STABLE_SESSION + Duration::from_secs(1));
+    let out = h.ev(Event::Closed(ConnId(5)));
+    assert!(out.contains(&Action::Connect), "{out:?}");
+}
+
+#[test]
+fn back_off_is_capped() {
+    let mut s = Session::new(config(false));
+    s.flaps = 30;
+    assert_eq!(s.idle_hold(), Some(MAX_IDLE_HOLD));
+}
+
+#[test]
+fn state_names_are_the_rfc_names() {
+    let names: Vec<&str> = [
+        State::Idle,
+        State::Connect,
+        State::Active,
+        State::OpenSent,
+        State::OpenConfirm,
+        State::Established,
+    ]
+    .iter()
+    .map(|s| s.name())
+    .collect();
+    assert_eq!(
+        names,
+        [
+            "Idle",
+            "Connect",
+            "Active",
+            "OpenSent",
+            "OpenConfirm",
+            "Established"
+        ]
+    );
+}
