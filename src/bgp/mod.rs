@@ -2,6 +2,7 @@
 
 pub(crate) mod open_enum;
 
+pub mod as4;
 pub mod attribute;
 pub mod capability;
 pub mod context;
