@@ -2,6 +2,7 @@
 
 pub(crate) mod open_enum;
 
+pub mod as4;
 pub mod attribute;
 pub mod best_path;
 pub mod capability;

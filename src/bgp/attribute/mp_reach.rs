@@ -1,0 +1,314 @@
+//! MP_REACH_NLRI (type 14) and MP_UNREACH_NLRI (type 15), optional non-transitive (RFC 4760 §3-4, RFC 2545, RFC 8950).
+//!
+//! ```text
+//! MP_REACH_NLRI                                    MP_UNREACH_NLRI
+//! +---------------------------------------------+  +-------------------------------+
+//! | Address Family Identifier (2 octets)        |  | AFI (2 octets)                |
+//! +---------------------------------------------+  +-------------------------------+
+//! | Subsequent Address Family Identifier (1)    |  | SAFI (1 octet)                |
+//! +---------------------------------------------+  +-------------------------------+
+//! | Length of Next Hop Network Address (1)      |  | Withdrawn Routes (variable)   |
+//! +---------------------------------------------+  +-------------------------------+
+//! | Network Address of Next Hop (variable)      |
+//! +---------------------------------------------+
+//! | Reserved (1 octet)                          |
+//! +---------------------------------------------+
+//! | Network Layer Reachability Information (var)|
+//! +---------------------------------------------+
+//! ```
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use bytes::{BufMut, BytesMut};
+
+use super::AttrType;
+use super::error::{AttrResult, reset};
+use super::flags::{OPT_NON_TRANS, RawSlice, put_with};
+use crate::bgp::context::CodecContext;
+use crate::bgp::nlri::{self, Nlri};
+use crate::bgp::notification::UpdateError;
+use crate::bgp::types::{Afi, Family, Safi};
+
+/// The next hop of an MP_REACH_NLRI.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum MpNextHop {
+    /// 4 octets (IPv4 unicast in MP_REACH).
+    V4(Ipv4Addr),
+    /// 16 octets global, or 32 with a link-local address after it
+    /// (RFC 2545 §3); also valid for IPv4 NLRI (RFC 8950 §3).
+    V6 {
+        global: Ipv6Addr,
+        link_local: Option<Ipv6Addr>,
+    },
+    /// Families this codec does not interpret, kept as received.
+    Raw(Vec<u8>),
+}
+
+impl MpNextHop {
+    fn wire_len(&self) -> usize {
+        match self {
+            MpNextHop::V4(_) => 4,
+            MpNextHop::V6 {
+                link_local: None, ..
+            } => 16,
+            MpNextHop::V6 {
+                link_local: Some(_),
+                ..
+            } => 32,
+            MpNextHop::Raw(v) => v.len(),
+        }
+    }
+}
+
+/// NLRI inside an MP_* attribute: prefixes for IPv4/IPv6 unicast, raw
+/// octets for any other family.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum MpNlri {
+    Prefixes(Vec<Nlri>),
+    Raw(Vec<u8>),
+}
+
+impl MpNlri {
+    /// The empty NLRI of the representation `family` decodes to.
+    pub fn empty_for(family: Family) -> Self {
+        if is_prefix_family(family) {
+            MpNlri::Prefixes(Vec::new())
+        } else {
+            MpNlri::Raw(Vec::new())
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        match self {
+            MpNlri::Prefixes(v) => v.is_empty(),
+            MpNlri::Raw(v) => v.is_empty(),
+        }
+    }
+
+    pub fn prefixes(&self) -> &[Nlri] {
+        match self {
+            MpNlri::Prefixes(v) => v,
+            MpNlri::Raw(_) => &[],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MpReach {
+    pub family: Family,
+    pub next_hop: MpNextHop,
+    pub nlri: MpNlri,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MpUnreach {
+    pub family: Family,
+    pub withdrawn: MpNlri,
+}
+
+/// Families whose NLRI this codec parses as prefixes.
+pub fn is_prefix_family(family: Family) -> bool {
+    family.safi == Safi::Unicast && matches!(family.afi, Afi::Ipv4 | Afi::Ipv6)
+}
+
+fn family_of(value: &[u8]) -> Family {
+    Family::new(
+        Afi::from(u16::from_be_bytes([value[0], value[1]])),
+        Safi::from(value[2]),
+    )
+}
+
+/// RFC 7606 §7.11: "If the Length of Next Hop Network Address field of the
+/// MP_REACH attribute is inconsistent with that which was expected, the
+/// attribute is considered malformed. Since the next hop precedes the NLRI
+/// field in the attribute, in this case it will not be possible to reliably
+/// locate the NLRI; thus, the 'session reset' approach or the 'AFI/SAFI
+/// disable' approach MUST be used." NLRI that cannot be parsed likewise
+/// (RFC 7606 §3(j), §5.3). The NOTIFICATION is UPDATE Message Error /
+/// Optional Attribute Error with the attribute as data (RFC 4760 §7,
+/// RFC 4271 §6.3).
+pub(crate) fn decode_reach(raw: RawSlice<'_>, ctx: &CodecContext) -> AttrResult<MpReach> {
+    let v = raw.value;
+    let bad = || reset(UpdateError::OptionalAttributeError, raw.whole);
+    if v.len() < 5 {
+        return bad();
+    }
+    let family = family_of(v);
+    let nh_len = usize::from(v[3]);
+    let Some(nh) = v.get(4..4 + nh_len) else {
+        return bad();
+    };
+    // The Reserved octet "MUST be ignored upon receipt" (RFC 4760 §3).
+    let Some(body) = v.get(5 + nh_len..) else {
+        return bad();
+    };
+    if !is_prefix_family(family) {
+        return Ok(MpReach {
+            family,
+            next_hop: MpNextHop::Raw(nh.to_vec()),
+            nlri: MpNlri::Raw(body.to_vec()),
+        });
+    }
+    let v6 = |b: &[u8]| Ipv6Addr::from(<[u8; 16]>::try_from(b).unwrap_or([0; 16]));
+    let next_hop = match (family.afi, nh_len) {
+        (Afi::Ipv4, 4) => MpNextHop::V4(Ipv4Addr::new(nh[0], nh[1], nh[2], nh[3])),
+        (_, 16) => MpNextHop::V6 {
+            global: v6(nh),
+            link_local: None,
+        },
+        (_, 32) => MpNextHop::V6 {
+            global: v6(&nh[..16]),
+            link_local: Some(v6(&nh[16..])),
+        },
+        _ => return bad(),
+    };
+    match nlri::decode(family.afi, ctx.add_path(family), body) {
+        Ok(p) => Ok(MpReach {
+            family,
+            next_hop,
+            nlri: MpNlri::Prefixes(p),
+        }),
+        Err(_) => bad(),
+    }
+}
+
+/// MP_UNREACH_NLRI: as for MP_REACH_NLRI, withdrawn routes that cannot be
+/// parsed leave "session reset" (RFC 7606 §3(j), §5.3).
+pub(crate) fn decode_unreach(raw: RawSlice<'_>, ctx: &CodecContext) -> AttrResult<MpUnreach> {
+    let v = raw.value;
+    if v.len() < 3 {
+        return reset(UpdateError::OptionalAttributeError, raw.whole);
+    }
+    let family = family_of(v);
+    if !is_prefix_family(family) {
+        return Ok(MpUnreach {
+            family,
+            withdrawn: MpNlri::Raw(v[3..].to_vec()),
+        });
+    }
+    match nlri::decode(family.afi, ctx.add_path(family), &v[3..]) {
+        Ok(p) => Ok(MpUnreach {
+            family,
+            withdrawn: MpNlri::Prefixes(p),
+        }),
+        Err(_) => reset(UpdateError::OptionalAttributeError, raw.whole),
+    }
+}
+
+/// AFI, SAFI, next hop length, next hop and the Reserved octet: everything
+/// in MP_REACH_NLRI before the NLRI.
+pub(crate) fn put_reach_head(family: Family, next_hop: &MpNextHop, b: &mut impl BufMut) {
+    b.put_u16(family.afi.into());
+    b.put_u8(family.safi.into());
+    b.put_u8(next_hop.wire_len() as u8);
+    match next_hop {
+        MpNextHop::V4(a) => b.put_slice(&a.octets()),
+        MpNextHop::V6 { global, link_local } => {
+            b.put_slice(&global.octets());
+            if let Some(ll) = link_local {
+                b.put_slice(&ll.octets());
+            }
+        }
+        MpNextHop::Raw(v) => b.put_slice(v),
+    }
+    b.put_u8(0);
+}
+
+/// Octets of [`put_reach_head`].
+#[allow(dead_code)]
+pub(crate) fn reach_head_len(next_hop: &MpNextHop) -> usize {
+    5 + next_hop.wire_len()
+}
+
+fn put_nlri(n: &MpNlri, family: Family, ctx: &CodecContext, b: &mut BytesMut) {
+    match n {
+        MpNlri::Prefixes(p) => nlri::encode_all(p, ctx.add_path(family), b),
+        MpNlri::Raw(v) => b.put_slice(v),
+    }
+}
+
+pub(crate) fn encode_reach(r: &MpReach, ctx: &CodecContext, buf: &mut BytesMut) {
+    put_with(buf, OPT_NON_TRANS, AttrType::MpReachNlri.into(), |b| {
+        put_reach_head(r.family, &r.next_hop, b);
+        put_nlri(&r.nlri, r.family, ctx, b);
+    });
+}
+
+pub(crate) fn encode_unreach(u: &MpUnreach, ctx: &CodecContext, buf: &mut BytesMut) {
+    put_with(buf, OPT_NON_TRANS, AttrType::MpUnreachNlri.into(), |b| {
+        b.put_u16(u.family.afi.into());
+        b.put_u8(u.family.safi.into());
+        put_nlri(&u.withdrawn, u.family, ctx, b);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bgp::attribute::error::AttrFailure;
+    use crate::bgp::attribute::flags::cut;
+
+    fn ctx() -> CodecContext {
+        CodecContext::default()
+    }
+
+    #[test]
+    fn ipv6_with_link_local() {
+        // FRR-style: AFI 2 SAFI 1, NH len 32 (2001:db8::1, fe80::1), reserved, 2001:db8:1::/48
+        let mut v = vec![0x80, 14, 0, 0, 2, 1, 32];
+        v.extend_from_slice(&"2001:db8::1".parse::<Ipv6Addr>().unwrap().octets());
+        v.extend_from_slice(&"fe80::1".parse::<Ipv6Addr>().unwrap().octets());
+        v.extend_from_slice(&[0, 48, 0x20, 0x01, 0x0d, 0xb8, 0, 1]);
+        v[2] = (v.len() - 3) as u8;
+        let (raw, _) = cut(&v).unwrap();
+        let r = decode_reach(raw, &ctx()).unwrap();
+        assert_eq!(r.family, Family::IPV6_UNICAST);
+        assert_eq!(
+            r.next_hop,
+            MpNextHop::V6 {
+                global: "2001:db8::1".parse().unwrap(),
+                link_local: Some("fe80::1".parse().unwrap())
+            }
+        );
+        assert_eq!(
+            r.nlri.prefixes()[0].prefix,
+            "2001:db8:1::/48".parse().unwrap()
+        );
+        let mut b = BytesMut::new();
+        encode_reach(&r, &ctx(), &mut b);
+        assert_eq!(&b[..], &v[..]);
+    }
+
+    #[test]
+    fn ipv4_nlri_with_ipv6_next_hop_rfc8950() {
+        let mut v = vec![0x80, 14, 0, 0, 1, 1, 16];
+        v.extend_from_slice(&"2001:db8::1".parse::<Ipv6Addr>().unwrap().octets());
+        v.extend_from_slice(&[0, 24, 192, 0, 2]);
+        v[2] = (v.len() - 3) as u8;
+        let (raw, _) = cut(&v).unwrap();
+        let r = decode_reach(raw, &ctx()).unwrap();
+        assert_eq!(r.family, Family::IPV4_UNICAST);
+        assert!(matches!(
+            r.next_hop,
+            MpNextHop::V6 {
+                link_local: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn unknown_family_kept_raw_and_bad_next_hop_len_resets() {
+        let v = [0x80, 14, 9, 0, 25, 65, 2, 1, 2, 0, 9, 9];
+        let (raw, _) = cut(&v).unwrap();
+        let r = decode_reach(raw, &ctx()).unwrap();
+        assert_eq!(r.next_hop, MpNextHop::Raw(vec![1, 2]));
+        assert_eq!(r.nlri, MpNlri::Raw(vec![9, 9]));
+        let v = [0x80, 14, 8, 0, 2, 1, 2, 1, 2, 0, 0];
+        let (raw, _) = cut(&v).unwrap();
+        assert!(matches!(
+            decode_reach(raw, &ctx()),
+            Err(AttrFailure::Reset(_))
+        ));
+    }
+}
