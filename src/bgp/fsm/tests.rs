@@ -482,3 +482,18 @@ fn state_names_are_the_rfc_names() {
         ]
     );
 }
+
+#[test]
+fn established_session_delivers_updates() {
+    let mut h = Harness::new(false);
+    h.establish(open(64512, 90, PEER));
+    let eor = Update::end_of_rib(Family::IPV4_UNICAST);
+    let out = h.ev(Event::Received(ConnId(1), Message::Update(eor.clone())));
+    assert_eq!(
+        out,
+        vec![
+            Action::SetTimer(Timer::Hold(ConnId(1)), Duration::from_secs(90)),
+            Action::Deliver(eor)
+        ]
+    );
+}
