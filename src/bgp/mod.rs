@@ -16,6 +16,7 @@ pub mod negotiate;
 pub mod nlri;
 pub mod notification;
 pub mod open;
+pub mod peer;
 pub mod route_refresh;
 pub mod types;
 pub mod update;

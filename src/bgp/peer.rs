@@ -1,0 +1,512 @@
+//! The peer task: runs one [`Session`] over real TCP connections and timers — the I/O edge of the state machine.
+//!
+//! Per connection a reader task cuts the byte stream into messages and a
+//! writer task drains a queue onto the socket, so a slow peer never blocks
+//! the session's timers. The peer task decodes each message with the
+//! context its connection negotiated, feeds the state machine, and carries
+//! out the actions: connect, send, close, arm timers, and report to the RIB.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use super::context::CodecContext;
+use super::fsm::{Action, ConnId, Direction, DownReason, Event, Session, SessionConfig, State};
+use super::header::frame_len;
+use super::message::Message;
+use super::negotiate::Negotiated;
+use super::notification::Notification;
+use super::route_refresh::RouteRefresh;
+use super::update::Update;
+
+/// Where and how to reach one peer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerSettings {
+    pub address: IpAddr,
+    pub port: u16,
+    pub local_address: Option<IpAddr>,
+    pub session: SessionConfig,
+}
+
+/// What the RIB (or the agent) asks of a peer task.
+#[derive(Debug)]
+pub enum PeerCommand {
+    /// Whole encoded messages for the established session, in order.
+    Send(Vec<Bytes>),
+    /// Close with this NOTIFICATION and end the task.
+    Stop(Notification),
+}
+
+/// What a peer task tells the RIB.
+#[derive(Debug)]
+pub enum PeerEvent {
+    /// The session changed state.
+    State {
+        peer: IpAddr,
+        state: State,
+        last_error: Option<String>,
+    },
+    /// The session is Established; send UPDATEs with `commands`.
+    Up {
+        peer: IpAddr,
+        negotiated: Box<Negotiated>,
+        commands: mpsc::Sender<PeerCommand>,
+    },
+    /// Validated UPDATEs, in arrival order.
+    Updates {
+        peer: IpAddr,
+        updates: Vec<Update>,
+    },
+    RefreshRequested {
+        peer: IpAddr,
+        request: RouteRefresh,
+    },
+    /// The Established session ended.
+    Down {
+        peer: IpAddr,
+        reason: DownReason,
+    },
+}
+
+/// The agent's handle on a running peer task.
+#[derive(Debug)]
+pub struct PeerHandle {
+    pub commands: mpsc::Sender<PeerCommand>,
+    /// Connections the listener accepted from this peer's address.
+    pub inbound: mpsc::Sender<TcpStream>,
+    pub task: JoinHandle<()>,
+}
+
+/// Starts the task for one peer; it begins connecting at once.
+pub fn spawn(settings: PeerSettings, to_rib: mpsc::Sender<PeerEvent>) -> PeerHandle {
+    let (commands_tx, commands) = mpsc::channel(256);
+    let (inbound_tx, inbound) = mpsc::channel(4);
+    let task = Peer::new(settings, to_rib, commands_tx.clone());
+    let task = tokio::spawn(task.run(commands, inbound));
+    PeerHandle {
+        commands: commands_tx,
+        inbound: inbound_tx,
+        task,
+    }
+}
+
+/// Messages from a connection's reader task.
+enum ConnInput {
+    Frames(ConnId, Vec<BytesMut>),
+    Bad(ConnId, Notification),
+    Closed(ConnId, Option<io::Error>),
+}
+
+struct Conn {
+    writer: mpsc::Sender<Bytes>,
+    writer_task: JoinHandle<()>,
+    reader_task: JoinHandle<()>,
+}
+
+struct Peer {
+    settings: PeerSettings,
+    session: Session,
+    to_rib: mpsc::Sender<PeerEvent>,
+    own_commands: mpsc::Sender<PeerCommand>,
+    conns: HashMap<ConnId, Conn>,
+    timers: HashMap<super::fsm::Timer, Instant>,
+    connecting: Option<JoinHandle<io::Result<TcpStream>>>,
+    next_id: u64,
+    conn_tx: mpsc::Sender<ConnInput>,
+    conn_rx: Option<mpsc::Receiver<ConnInput>>,
+    reported: State,
+    last_error: Option<String>,
+    pending_updates: Vec<Update>,
+    closed_writers: Vec<JoinHandle<()>>,
+}
+
+impl Peer {
+    fn new(
+        settings: PeerSettings,
+        to_rib: mpsc::Sender<PeerEvent>,
+        own: mpsc::Sender<PeerCommand>,
+    ) -> Self {
+        let (conn_tx, conn_rx) = mpsc::channel(64);
+        Peer {
+            session: Session::new(settings.session.clone()),
+            settings,
+            to_rib,
+            own_commands: own,
+            conns: HashMap::new(),
+            timers: HashMap::new(),
+            connecting: None,
+            next_id: 1,
+            conn_tx,
+            conn_rx: Some(conn_rx),
+            reported: State::Idle,
+            last_error: None,
+            pending_updates: Vec::new(),
+            closed_writers: Vec::new(),
+        }
+    }
+
+    fn addr(&self) -> IpAddr {
+        self.settings.address
+    }
+
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<PeerCommand>,
+        mut inbound: mpsc::Receiver<TcpStream>,
+    ) {
+        let Some(mut conn_rx) = self.conn_rx.take() else {
+            return;
+        };
+        self.feed(Event::Start).await;
+        loop {
+            let next_timer = self.timers.values().min().copied();
+            tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    Some(PeerCommand::Send(messages)) => self.send_established(messages).await,
+                    Some(PeerCommand::Stop(n)) => {
+                        self.feed(Event::Stop(n)).await;
+                        break;
+                    }
+                    None => break,
+                },
+                Some(stream) = inbound.recv() => {
+                    let id = self.add_conn(stream);
+                    self.feed(Event::Connected(id, Direction::Inbound)).await;
+                }
+                Some(input) = conn_rx.recv() => self.conn_input(input).await,
+                result = async { self.connecting.as_mut().expect("guarded by if").await }, if self.connecting.is_some() => {
+                    self.connecting = None;
+                    match result {
+                        Ok(Ok(stream)) => {
+                            let id = self.add_conn(stream);
+                            self.feed(Event::Connected(id, Direction::Outbound)).await;
+                        }
+                        Ok(Err(e)) => {
+                            debug!(peer = %self.addr(), error = %e, "connect failed");
+                            self.last_error = Some(format!("connect: {e}"));
+                            self.feed(Event::ConnectFailed).await;
+                        }
+                        Err(_) => {}
+                    }
+                }
+                _ = sleep_until_opt(next_timer), if next_timer.is_some() => {
+                    let now = Instant::now();
+                    let due: Vec<_> = self.timers.iter().filter(|(_, at)| **at <= now).map(|(t, _)| *t).collect();
+                    for t in due {
+                        self.timers.remove(&t);
+                        self.feed(Event::TimerExpired(t)).await;
+                    }
+                }
+            }
+        }
+        // Let the writers flush the final NOTIFICATIONs, boundedly.
+        let writers: Vec<_> = self
+            .conns
+            .drain()
+            .map(|(_, c)| {
+                c.reader_task.abort();
+                c.writer_task
+            })
+            .chain(self.closed_writers.drain(..))
+            .collect();
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            for w in writers {
+                let _ = w.await;
+            }
+        })
+        .await;
+        if let Some(c) = self.connecting.take() {
+            c.abort();
+        }
+    }
+
+    async fn conn_input(&mut self, input: ConnInput) {
+        match input {
+            ConnInput::Frames(id, frames) => {
+                for frame in frames {
+                    if !self.conns.contains_key(&id) {
+                        break;
+                    }
+                    let ctx = self.receive_context(id);
+                    let event = match Message::decode(&frame, &ctx) {
+                        Ok(m) => Event::Received(id, m),
+                        Err(n) => {
+                            warn!(peer = %self.addr(), error = %n, "malformed message, closing the session");
+                            Event::DecodeError(id, n)
+                        }
+                    };
+                    self.feed(event).await;
+                }
+                self.flush_updates().await;
+            }
+            ConnInput::Bad(id, n) => {
+                warn!(peer = %self.addr(), error = %n, "bad message header, closing the session");
+                self.feed(Event::DecodeError(id, n)).await;
+            }
+            ConnInput::Closed(id, error) => {
+                if self.conns.contains_key(&id) {
+                    if let Some(e) = &error {
+                        self.last_error = Some(format!("connection: {e}"));
+                    }
+                    debug!(peer = %self.addr(), error = ?error, "connection closed");
+                    self.feed(Event::Closed(id)).await;
+                }
+            }
+        }
+    }
+
+    fn receive_context(&self, id: ConnId) -> CodecContext {
+        self.session
+            .connections()
+            .iter()
+            .find(|c| c.id == id)
+            .and_then(|c| c.negotiated.as_ref())
+            .map(|n| n.receive.clone())
+            .unwrap_or_default()
+    }
+
+    async fn feed(&mut self, event: Event) {
+        let actions = self.session.handle(event, Instant::now().into_std());
+        for action in actions {
+            self.act(action).await;
+        }
+        let state = self.session.state();
+        if state != self.reported {
+            info!(peer = %self.addr(), from = self.reported.name(), to = state.name(), "session state");
+            self.reported = state;
+            let _ = self
+                .to_rib
+                .send(PeerEvent::State {
+                    peer: self.addr(),
+                    state,
+                    last_error: self.last_error.clone(),
+                })
+                .await;
+        }
+    }
+
+    async fn act(&mut self, action: Action) {
+        let peer = self.addr();
+        match action {
+            Action::Connect => {
+                if let Some(old) = self.connecting.take() {
+                    old.abort();
+                }
+                let remote = SocketAddr::new(peer, self.settings.port);
+                let local = self.settings.local_address;
+                let limit = self.settings.session.connect_retry;
+                self.connecting = Some(tokio::spawn(connect(remote, local, limit)));
+            }
+            Action::Send(id, message) => {
+                if let Message::Notification(n) = &message {
+                    warn!(peer = %peer, notification = %n, "sending NOTIFICATION");
+                    self.last_error = Some(format!("sent {n}"));
+                }
+                let ctx = self
+                    .session
+                    .connections()
+                    .iter()
+                    .find(|c| c.id == id)
+                    .and_then(|c| c.negotiated.as_ref())
+                    .map(|n| n.send.clone())
+                    .unwrap_or_default();
+                match message.to_bytes(&ctx) {
+                    Ok(bytes) => self.write(id, Bytes::from(bytes)).await,
+                    Err(e) => warn!(peer = %peer, error = %e, "cannot encode message"),
+                }
+            }
+            Action::Close(id) => {
+                if let Some(conn) = self.conns.remove(&id) {
+                    // Dropping the queue makes the writer flush and shut the
+                    // socket down; the reader has nothing more to deliver.
+                    conn.reader_task.abort();
+                    drop(conn.writer);
+                    self.closed_writers.retain(|w| !w.is_finished());
+                    self.closed_writers.push(conn.writer_task);
+                }
+            }
+            Action::SetTimer(t, d) => {
+                self.timers.insert(t, Instant::now() + d);
+            }
+            Action::CancelTimer(t) => {
+                self.timers.remove(&t);
+            }
+            Action::Up(negotiated) => {
+                self.flush_updates().await;
+                info!(peer = %peer, hold_time = negotiated.hold_time, families = ?negotiated.families, "session established");
+                self.last_error = None;
+                let _ = self
+                    .to_rib
+                    .send(PeerEvent::Up {
+                        peer,
+                        negotiated,
+                        commands: self.own_commands.clone(),
+                    })
+                    .await;
+            }
+            Action::Down(reason) => {
+                self.flush_updates().await;
+                let text = match &reason {
+                    DownReason::Sent(n) => format!("sent {n}"),
+                    DownReason::Received(n) => format!("received {n}"),
+                    DownReason::ConnectionLost => "connection lost".to_string(),
+                };
+                warn!(peer = %peer, reason = %text, "session down");
+                self.last_error = Some(text);
+                let _ = self.to_rib.send(PeerEvent::Down { peer, reason }).await;
+            }
+            Action::Deliver(update) => {
+                for e in &update.errors {
+                    warn!(peer = %peer, error = ?e, "UPDATE error handled per RFC 7606");
+                }
+                self.pending_updates.push(update);
+            }
+            Action::RefreshRequested(request) => {
+                self.flush_updates().await;
+                let _ = self
+                    .to_rib
+                    .send(PeerEvent::RefreshRequested { peer, request })
+                    .await;
+            }
+        }
+    }
+
+    async fn flush_updates(&mut self) {
+        if self.pending_updates.is_empty() {
+            return;
+        }
+        let updates = std::mem::take(&mut self.pending_updates);
+        let _ = self
+            .to_rib
+            .send(PeerEvent::Updates {
+                peer: self.addr(),
+                updates,
+            })
+            .await;
+    }
+
+    async fn write(&mut self, id: ConnId, bytes: Bytes) {
+        if let Some(conn) = self.conns.get(&id)
+            && conn.writer.send(bytes).await.is_err()
+        {
+            debug!(peer = %self.addr(), "writer gone");
+        }
+    }
+
+    async fn send_established(&mut self, messages: Vec<Bytes>) {
+        let Some((id, _)) = self.session.established() else {
+            return;
+        };
+        for m in messages {
+            self.write(id, m).await;
+        }
+    }
+
+    fn add_conn(&mut self, stream: TcpStream) -> ConnId {
+        let id = ConnId(self.next_id);
+        self.next_id += 1;
+        let _ = stream.set_nodelay(true);
+        let (read, write) = stream.into_split();
+        let (writer, queue) = mpsc::channel::<Bytes>(1024);
+        let writer_task = tokio::spawn(write_loop(write, queue));
+        let reader_task = tokio::spawn(read_loop(id, read, self.conn_tx.clone()));
+        self.conns.insert(
+            id,
+            Conn {
+                writer,
+                writer_task,
+                reader_task,
+            },
+        );
+        id
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(at).await;
+    }
+}
+
+async fn connect(
+    remote: SocketAddr,
+    local: Option<IpAddr>,
+    limit: Duration,
+) -> io::Result<TcpStream> {
+    let socket = if remote.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(local) = local {
+        socket.bind(SocketAddr::new(local, 0))?;
+    }
+    match tokio::time::timeout(limit, socket.connect(remote)).await {
+        Ok(result) => result,
+        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")),
+    }
+}
+
+/// Reads from the socket and hands whole messages to the peer task, many per
+/// wakeup. Framing uses the largest limit a session may negotiate; the peer
+/// task checks each message against what this connection really negotiated.
+async fn read_loop(
+    id: ConnId,
+    mut read: tokio::net::tcp::OwnedReadHalf,
+    to_peer: mpsc::Sender<ConnInput>,
+) {
+    let framing = CodecContext {
+        extended_message: true,
+        ..CodecContext::default()
+    };
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    loop {
+        let mut frames = Vec::new();
+        loop {
+            match frame_len(&buf, &framing) {
+                Ok(Some(len)) => frames.push(buf.split_to(len)),
+                Ok(None) => break,
+                Err(n) => {
+                    let _ = to_peer.send(ConnInput::Frames(id, frames)).await;
+                    let _ = to_peer.send(ConnInput::Bad(id, n)).await;
+                    return;
+                }
+            }
+        }
+        if !frames.is_empty() && to_peer.send(ConnInput::Frames(id, frames)).await.is_err() {
+            return;
+        }
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(64 * 1024);
+        }
+        match read.read_buf(&mut buf).await {
+            Ok(0) => {
+                let _ = to_peer.send(ConnInput::Closed(id, None)).await;
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let _ = to_peer.send(ConnInput::Closed(id, Some(e))).await;
+                return;
+            }
+        }
+    }
+}
+
+async fn write_loop(mut write: tokio::net::tcp::OwnedWriteHalf, mut queue: mpsc::Receiver<Bytes>) {
+    while let Some(bytes) = queue.recv().await {
+        if write.write_all(&bytes).await.is_err() {
+            return;
+        }
+    }
+    let _ = write.shutdown().await;
+}
