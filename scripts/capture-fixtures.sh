@@ -204,6 +204,11 @@ scenario_bird_frr_ibgp() {
     log "bird-frr-ibgp"
     setup_net
     SB=$B4 SF=$F4
+    # 400 large communities (4800 octets of attribute) on 198.19.4.0/24: an
+    # UPDATE over 4096 octets, legal only with the extended message
+    # capability (RFC 8654) both sides advertise here.
+    local big_lc i
+    big_lc=$(for i in $(seq 400); do printf 'bgp_large_community.add((64512, %d, 1)); ' "$i"; done)
     start_capture
     start_bird "
 log \"$DIR/bird.log\" all;
@@ -211,6 +216,7 @@ router id $B4;
 protocol device { scan time 10; }
 protocol static s4 { ipv4; route 198.19.1.0/24 blackhole; route 198.19.2.0/24 blackhole; }
 protocol static s4w { ipv4; route 198.19.3.0/24 blackhole; }
+protocol static s4big { ipv4; route 198.19.4.0/24 blackhole; }
 protocol static s6 { ipv6; route 2001:db8:100::/48 blackhole; }
 protocol static s6w { ipv6; route 2001:db8:101::/48 blackhole; }
 filter out_bgp {
@@ -220,6 +226,7 @@ filter out_bgp {
     bgp_ext_community.add((rt, 64512, 100));
     bgp_local_pref = 200;
     if net = 198.19.1.0/24 then { bgp_med = 50; bgp_community.add((65535, 65281)); }
+    if net = 198.19.4.0/24 then { $big_lc }
     accept;
 }
 protocol bgp frr {
@@ -279,6 +286,7 @@ route-map OUT permit 10
     wait_until "bird got 198.19.13.0/24" bird_has 198.19.13.0/24 frr
     wait_until "bird got 2001:db8:111::/48" bird_has 2001:db8:111::/48 frr
     wait_until "frr got 198.19.3.0/24" frr_has ipv4 198.19.3.0/24
+    wait_until "frr got the 4.8 kB UPDATE (198.19.4.0/24)" frr_has ipv4 198.19.4.0/24
     wait_until "frr got 2001:db8:101::/48" frr_has ipv6 2001:db8:101::/48
     wait_until "2 keepalives from each" sent_keepalives
     log "route refresh"
@@ -500,6 +508,55 @@ router bgp 4200000002
     finish ipv4-over-ipv6-nexthop
 }
 
+scenario_bird_frr_md5() {
+    log "bird-frr-md5"
+    setup_net
+    SB=$B4 SF=$F4
+    # TCP MD5 signatures (RFC 2385) on an iBGP session: the BGP messages are
+    # ordinary, the TCP segments carry option 19.
+    start_capture
+    start_bird "
+log \"$DIR/bird.log\" all;
+router id $B4;
+protocol device { scan time 10; }
+protocol static s4 { ipv4; route 198.19.1.0/24 blackhole; }
+protocol bgp frr {
+    local $B4 as 64512;
+    neighbor $F4 as 64512;
+    direct;
+    password \"podroute-md5\";
+    $TIMERS_BIRD
+    ipv4 { import all; export where source = RTS_STATIC; };
+}"
+    start_frr "
+frr defaults traditional
+hostname frr
+!
+router bgp 64512
+ bgp router-id $F4
+ no bgp default ipv4-unicast
+ no bgp network import-check
+ neighbor $B4 remote-as 64512
+ neighbor $B4 password podroute-md5
+ neighbor $B4 timers 3 9
+ neighbor $B4 timers connect 2
+ !
+ address-family ipv4 unicast
+  network 198.19.11.0/24
+  neighbor $B4 activate
+ exit-address-family
+!"
+    wait_until "bird Established" bird_established frr
+    wait_until "frr Established" frr_established "$B4"
+    wait_until "bird got 198.19.11.0/24" bird_has 198.19.11.0/24 frr
+    wait_until "frr got 198.19.1.0/24" frr_has ipv4 198.19.1.0/24
+    wait_until "2 keepalives from each" sent_keepalives
+    wait_until "TCP MD5 option on the wire" python3 "$EXTRACT" --md5 "$PCAP"
+    birdc_ disable frr '"end of capture"' >/dev/null
+    wait_until "NOTIFICATION from bird" sent 1 "$B4" 3
+    finish bird-frr-md5
+}
+
 run() {
     DIR=$WORK/$1
     mkdir -p "$DIR"
@@ -508,6 +565,6 @@ run() {
 }
 
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(bird-frr-ibgp bird-frr-ebgp frr-2octet ipv4-over-ipv6-nexthop)
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(bird-frr-ibgp bird-frr-ebgp frr-2octet ipv4-over-ipv6-nexthop bird-frr-md5)
 for s in "${SCENARIOS[@]}"; do run "$s"; done
 log "done: $OUT"

@@ -74,14 +74,14 @@ def tcp_segments(path):
         sport, dport, seq = struct.unpack("!HHI", tcp[0:8])
         doff = (tcp[12] >> 4) * 4
         flags = tcp[13]
-        yield ts, str(src), sport, str(dst), dport, seq, flags, tcp[doff:]
+        yield ts, str(src), sport, str(dst), dport, seq, flags, tcp[doff:], tcp[20:doff]
 
 
 def streams(path, lenient=False):
     """Returns [(first_ts, (src, sport, dst, dport), bytes)] per direction per connection."""
     conns = {}
     order = []
-    for ts, src, sport, dst, dport, seq, flags, payload in tcp_segments(path):
+    for ts, src, sport, dst, dport, seq, flags, payload, _opts in tcp_segments(path):
         key = (src, sport, dst, dport)
         syn = flags & 0x02
         if syn:
@@ -365,6 +365,23 @@ def summarize(msg, ctx):
     return ""
 
 
+def has_md5(pcap):
+    """Whether a TCP segment carries the MD5 signature option (RFC 2385, kind 19)."""
+    for *_rest, opts in tcp_segments(pcap):
+        i = 0
+        while i < len(opts):
+            kind = opts[i]
+            if kind == 0:
+                break
+            if kind == 1:
+                i += 1
+                continue
+            if kind == 19:
+                return True
+            i += max(opts[i + 1], 2) if i + 1 < len(opts) else len(opts)
+    return False
+
+
 def count(pcap, src, mtype, subtype):
     """How many messages of a type (and ROUTE-REFRESH subtype) src sent so far."""
     src = str(ipaddress.ip_address(src))
@@ -379,6 +396,8 @@ def count(pcap, src, mtype, subtype):
 
 
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--md5":
+        sys.exit(0 if has_md5(sys.argv[2]) else 1)
     if len(sys.argv) in (5, 6) and sys.argv[1] == "--count":
         sub = int(sys.argv[5]) if len(sys.argv) == 6 else None
         print(count(sys.argv[2], sys.argv[3], int(sys.argv[4]), sub))
