@@ -5,6 +5,8 @@
 # iproute2, python3. Touches nothing outside the namespaces it creates.
 #
 #   scripts/capture-fixtures.sh [SCENARIO...]     (default: all)
+#   KEEP_WORK=1 keeps the generated configs and daemon logs; DEADLINE=secs
+#   bounds every wait (default 60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -46,7 +48,11 @@ cleanup() {
     for pid in "${STARTED[@]}"; do wait "$pid" 2>/dev/null || true; done
     for entry in "${FRR_STARTED[@]}"; do rm -rf "/var/tmp/frr/${entry%%:*}.${entry##*:}"; done
     for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
-    rm -rf "$WORK"
+    if [ -n "${KEEP_WORK:-}" ]; then
+        echo "configs and daemon logs kept in $WORK" >&2
+    else
+        rm -rf "$WORK"
+    fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -147,7 +153,8 @@ birdc_() { birdc -s "$BIRD_SOCK" "$@"; }
 start_frr() { # BGPD_CONFIG_TEXT
     FRR_DIR=$DIR/frr
     mkdir -p "$FRR_DIR"
-    printf 'hostname zebra\nlog file %s/zebra.log\n' "$FRR_DIR" >"$FRR_DIR/zebra.conf"
+    # Logging comes from --log; a "log file" line here is refused (Config Failed).
+    printf 'hostname zebra\n' >"$FRR_DIR/zebra.conf"
     printf '%s\n' "$1" >"$FRR_DIR/bgpd.conf"
     chown -R frr:frr "$FRR_DIR"
     local d

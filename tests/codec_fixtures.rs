@@ -37,8 +37,9 @@
 //!     EXT RT 64512:200, NLRI 198.19.12.0/24 id 2, 198.19.13.0/24 id 3.
 //!   - frr-7-update.bin: MP_REACH ipv6 next hop 2001:db8:0:1::2 + link-local, 2001:db8:110::/48 id 2, 2001:db8:111::/48 id 3.
 //!   - frr-8-update.bin: MED 70, NLRI 198.19.11.0/24 path id 8.
-//!   - frr-9/10: BoRR ipv4/ipv6, frr-14/15: EoRR, frr-16/17: requests; frr-21: withdraw 198.19.13.0/24 id 3;
-//!     frr-22: MP_UNREACH 2001:db8:111::/48 id 3.
+//!   - frr-9 .. frr-15: FRR's answer to BIRD's refresh: BoRR ipv4 + ipv6 (frr-9/10), the routes again and
+//!     EoRR ipv4 + ipv6 (subtype 2); FRR interleaves the two families differently from run to run.
+//!   - frr-16/17: requests ipv4/ipv6; frr-21: withdraw 198.19.13.0/24 id 3; frr-22: MP_UNREACH 2001:db8:111::/48 id 3.
 //! - bird-frr-ebgp (AS 4200000001 BIRD / 4200000002 FRR, IPv6 transport, no add-path):
 //!   - both OPENs: my_as 23456 (AS_TRANS) with the real AS in the 4-octet AS capability.
 //!   - bird-3-update.bin: 4-octet AS_PATH [4200000001], NEXT_HOP 198.18.0.1, MED 30, COMMUNITIES 64512:10,
