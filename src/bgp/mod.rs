@@ -14,6 +14,7 @@ pub mod open;
 pub mod route_refresh;
 pub mod types;
 pub mod update;
+pub mod update_packer;
 
 pub use context::{CodecContext, PeerRelation};
 pub use message::{EncodeError, Message};

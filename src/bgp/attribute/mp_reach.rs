@@ -215,7 +215,6 @@ pub(crate) fn put_reach_head(family: Family, next_hop: &MpNextHop, b: &mut impl 
 }
 
 /// Octets of [`put_reach_head`].
-#[allow(dead_code)]
 pub(crate) fn reach_head_len(next_hop: &MpNextHop) -> usize {
     5 + next_hop.wire_len()
 }
