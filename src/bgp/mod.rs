@@ -20,6 +20,7 @@ pub mod peer;
 pub mod route_refresh;
 pub mod types;
 pub mod update;
+pub mod update_packer;
 
 pub use capability::{Capability, CapabilityCode};
 pub use context::{CodecContext, PeerRelation};

@@ -215,7 +215,6 @@ pub(crate) fn put_reach_head(family: Family, next_hop: &MpNextHop, b: &mut impl 
 }
 
 /// Octets of [`put_reach_head`].
-#[allow(dead_code)]
 pub(crate) fn reach_head_len(next_hop: &MpNextHop) -> usize {
     5 + next_hop.wire_len()
 }
@@ -310,5 +309,80 @@ mod tests {
             decode_reach(raw, &ctx()),
             Err(AttrFailure::Reset(_))
         ));
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use crate::bgp::attribute::flags::cut;
+    use crate::bgp::nlri::strategy::nlri;
+    use proptest::prelude::*;
+
+    fn next_hop(afi: Afi) -> BoxedStrategy<MpNextHop> {
+        let v6 =
+            (any::<u128>(), proptest::option::of(any::<u128>())).prop_map(|(g, l)| MpNextHop::V6 {
+                global: Ipv6Addr::from(g),
+                link_local: l.map(Ipv6Addr::from),
+            });
+        if afi == Afi::Ipv4 {
+            prop_oneof![
+                any::<u32>().prop_map(|a| MpNextHop::V4(Ipv4Addr::from(a))),
+                v6
+            ]
+            .boxed()
+        } else {
+            v6.boxed()
+        }
+    }
+
+    fn reach() -> impl Strategy<Value = (MpReach, bool)> {
+        (
+            proptest::sample::select(vec![Afi::Ipv4, Afi::Ipv6]),
+            any::<bool>(),
+        )
+            .prop_flat_map(|(afi, ap)| {
+                (
+                    next_hop(afi),
+                    proptest::collection::vec(nlri(afi, ap), 0..20),
+                )
+                    .prop_map(move |(nh, p)| {
+                        let family = Family::new(afi, Safi::Unicast);
+                        (
+                            MpReach {
+                                family,
+                                next_hop: nh,
+                                nlri: MpNlri::Prefixes(p),
+                            },
+                            ap,
+                        )
+                    })
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn mp_reach_and_unreach_round_trip((r, ap) in reach()) {
+            let ctx = CodecContext { add_path: if ap { vec![r.family] } else { vec![] }, ..Default::default() };
+            let mut b = BytesMut::new();
+            encode_reach(&r, &ctx, &mut b);
+            let (raw, _) = cut(&b).unwrap();
+            prop_assert_eq!(decode_reach(raw, &ctx).unwrap(), r.clone());
+            let u = MpUnreach { family: r.family, withdrawn: r.nlri.clone() };
+            let mut b = BytesMut::new();
+            encode_unreach(&u, &ctx, &mut b);
+            let (raw, _) = cut(&b).unwrap();
+            prop_assert_eq!(decode_unreach(raw, &ctx).unwrap(), u);
+        }
+
+        #[test]
+        fn raw_families_round_trip(nh in proptest::collection::vec(any::<u8>(), 0..40), body in proptest::collection::vec(any::<u8>(), 0..40)) {
+            let r = MpReach { family: Family::new(Afi::Unknown(25), Safi::Unknown(65)), next_hop: MpNextHop::Raw(nh), nlri: MpNlri::Raw(body) };
+            let ctx = CodecContext::default();
+            let mut b = BytesMut::new();
+            encode_reach(&r, &ctx, &mut b);
+            let (raw, _) = cut(&b).unwrap();
+            prop_assert_eq!(decode_reach(raw, &ctx).unwrap(), r);
+        }
     }
 }
