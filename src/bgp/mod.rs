@@ -17,6 +17,7 @@ pub mod nlri;
 pub mod notification;
 pub mod open;
 pub mod peer;
+pub mod rib;
 pub mod route_refresh;
 pub mod types;
 pub mod update;

@@ -1,0 +1,589 @@
+//! The RIB: Adj-RIB-In per peer, import policy, Loc-RIB with best path and ECMP, Adj-RIB-Out per peer — one single-writer state, pure.
+//!
+//! The agent's RIB task owns one [`Rib`] and feeds it what the peer tasks
+//! report; every call returns [`RibOutput`]s: kernel route changes for the
+//! FIB task and encoded UPDATEs for peer tasks. No locks, no I/O here, so the
+//! whole route logic is unit-tested with plain values.
+
+mod export;
+mod import;
+mod loc_rib;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ipnet::IpNet;
+
+pub use export::PeerOut;
+pub use import::{ImportPolicy, Rejection};
+pub use loc_rib::{Dest, Path, RouteAttrs};
+
+use super::attribute::{MpNextHop, Origin};
+use super::best_path::{Candidate, select};
+use super::context::CodecContext;
+use super::nlri::Nlri;
+use super::types::{Asn, Family, RouterId};
+use super::update::Update;
+use crate::control::RouteView;
+
+/// The RIB's fixed configuration.
+#[derive(Debug, Clone)]
+pub struct RibConfig {
+    pub local_asn: Asn,
+    pub router_id: RouterId,
+    /// RFC 4456 §7 cluster ID, used when reflecting.
+    pub cluster_id: Ipv4Addr,
+    /// The node's own pod prefixes, originated to every peer.
+    pub own_prefixes: Vec<IpNet>,
+    pub import: ImportPolicy,
+    /// Install every equal-cost path, not just the best.
+    pub ecmp: bool,
+}
+
+/// What the RIB knows about an established peer.
+#[derive(Debug, Clone)]
+pub struct PeerInfo {
+    pub address: IpAddr,
+    pub asn: Asn,
+    /// The peer's BGP Identifier, from its OPEN.
+    pub router_id: RouterId,
+    /// Our address on this session: the NEXT_HOP we announce.
+    pub local_address: IpAddr,
+    pub route_reflector_client: bool,
+    pub next_hop_self: bool,
+    pub allow_own_as: u8,
+    /// Families negotiated on the session.
+    pub families: Vec<Family>,
+    /// How to encode what we send.
+    pub send: CodecContext,
+}
+
+impl PeerInfo {
+    pub fn is_ebgp(&self, local: Asn) -> bool {
+        self.asn != local
+    }
+}
+
+/// A change for the kernel: the next hops `prefix` should have; empty means
+/// remove the route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FibChange {
+    pub prefix: IpNet,
+    pub next_hops: Vec<IpAddr>,
+}
+
+/// Work the RIB hands out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RibOutput {
+    Fib(FibChange),
+    /// Whole encoded messages for an established peer, in order.
+    Send {
+        peer: IpAddr,
+        messages: Vec<Bytes>,
+    },
+}
+
+/// Per-peer counters, for `podroute show neighbors`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PeerCounts {
+    pub received: u64,
+    pub accepted: u64,
+    pub advertised: u64,
+}
+
+/// One peer slot: the index its paths carry.
+#[derive(Debug)]
+struct PeerSlot {
+    info: PeerInfo,
+    out: PeerOut,
+    /// Prefixes the peer announced that policy refused (kept only to count
+    /// them and to forget them on withdrawal).
+    rejected: std::collections::HashSet<(IpNet, u32)>,
+    accepted: u64,
+}
+
+/// The whole routing state.
+#[derive(Debug)]
+pub struct Rib {
+    config: RibConfig,
+    loc: HashMap<IpNet, Dest>,
+    /// Slot index → peer; paths refer to peers by index to stay small.
+    slots: Vec<Option<PeerSlot>>,
+    by_addr: HashMap<IpAddr, u16>,
+}
+
+impl Rib {
+    pub fn new(config: RibConfig) -> Self {
+        Rib {
+            config,
+            loc: HashMap::new(),
+            slots: Vec::new(),
+            by_addr: HashMap::new(),
+        }
+    }
+
+    pub fn config(&self) -> &RibConfig {
+        &self.config
+    }
+
+    /// Number of prefixes in the Loc-RIB.
+    pub fn len(&self) -> usize {
+        self.loc.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.loc.is_empty()
+    }
+
+    pub fn counts(&self, peer: IpAddr) -> Option<PeerCounts> {
+        let slot = self.slot(peer)?;
+        Some(PeerCounts {
+            received: slot.accepted + slot.rejected.len() as u64,
+            accepted: slot.accepted,
+            advertised: slot.out.len() as u64,
+        })
+    }
+
+    fn slot(&self, peer: IpAddr) -> Option<&PeerSlot> {
+        let i = *self.by_addr.get(&peer)?;
+        self.slots.get(usize::from(i))?.as_ref()
+    }
+
+    /// A session came up: remember the peer, send it our table and End-of-RIB.
+    pub fn peer_up(&mut self, info: PeerInfo) -> Vec<RibOutput> {
+        let mut out = Vec::new();
+        if self.by_addr.contains_key(&info.address) {
+            out.extend(self.peer_down(info.address));
+        }
+        let index = match self.slots.iter().position(Option::is_none) {
+            Some(i) => i,
+            None => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+        };
+        let Ok(index16) = u16::try_from(index) else {
+            tracing::error!(peer = %info.address, "more than 65535 peers; ignoring this one");
+            return out;
+        };
+        self.by_addr.insert(info.address, index16);
+        let addr = info.address;
+        self.slots[index] = Some(PeerSlot {
+            out: PeerOut::default(),
+            info,
+            rejected: Default::default(),
+            accepted: 0,
+        });
+        let prefixes: Vec<IpNet> = self.loc.keys().copied().collect();
+        let messages = self.export_to(
+            index16,
+            self.config.own_prefixes.clone().into_iter().chain(prefixes),
+            true,
+        );
+        if !messages.is_empty() {
+            out.push(RibOutput::Send {
+                peer: addr,
+                messages,
+            });
+        }
+        out
+    }
+
+    /// The session ended: everything learned from the peer goes.
+    pub fn peer_down(&mut self, peer: IpAddr) -> Vec<RibOutput> {
+        let Some(index) = self.by_addr.remove(&peer) else {
+            return Vec::new();
+        };
+        self.slots[usize::from(index)] = None;
+        let affected: Vec<IpNet> = self
+            .loc
+            .iter()
+            .filter(|(_, d)| d.paths.iter().any(|p| p.peer == index))
+            .map(|(p, _)| *p)
+            .collect();
+        let mut changes = Vec::with_capacity(affected.len());
+        for prefix in affected {
+            if let Some(dest) = self.loc.get_mut(&prefix) {
+                let before = fib_next_hops(dest, &self.slots, &self.config);
+                let best_before = best_path(dest, &self.slots, &self.config).cloned();
+                dest.paths.retain(|p| p.peer != index);
+                changes.push((prefix, before, best_before));
+            }
+        }
+        self.finish(changes)
+    }
+
+    /// UPDATEs from an established peer, in arrival order.
+    pub fn updates(&mut self, peer: IpAddr, updates: &[Update]) -> Vec<RibOutput> {
+        let Some(&index) = self.by_addr.get(&peer) else {
+            return Vec::new();
+        };
+        let mut touched: HashMap<IpNet, (Vec<IpAddr>, Option<Path>)> = HashMap::new();
+        for update in updates {
+            if update.end_of_rib_family().is_some() {
+                continue;
+            }
+            for (_, nlri) in update.withdrawals() {
+                self.withdraw(index, nlri, &mut touched);
+            }
+            let mut shared: Option<Arc<RouteAttrs>> = None;
+            for (family, nlri) in update.announced() {
+                let Some(next_hop) = next_hop_of(update, family) else {
+                    continue;
+                };
+                let attrs = shared
+                    .get_or_insert_with(|| {
+                        Arc::new(RouteAttrs {
+                            attrs: update.attributes.clone(),
+                            next_hop,
+                        })
+                    })
+                    .clone();
+                let attrs = if attrs.next_hop == next_hop {
+                    attrs
+                } else {
+                    Arc::new(RouteAttrs {
+                        attrs: update.attributes.clone(),
+                        next_hop,
+                    })
+                };
+                self.announce(index, nlri, attrs, &mut touched);
+            }
+        }
+        let changes = touched
+            .into_iter()
+            .map(|(p, (nh, best))| (p, nh, best))
+            .collect();
+        self.finish(changes)
+    }
+
+    fn withdraw(
+        &mut self,
+        index: u16,
+        nlri: &Nlri,
+        touched: &mut HashMap<IpNet, (Vec<IpAddr>, Option<Path>)>,
+    ) {
+        let path_id = nlri.path_id.unwrap_or(0);
+        let Some(slot) = self.slots[usize::from(index)].as_mut() else {
+            return;
+        };
+        if slot.rejected.remove(&(nlri.prefix, path_id)) {
+            return;
+        }
+        let Some(dest) = self.loc.get_mut(&nlri.prefix) else {
+            return;
+        };
+        let Some(pos) = dest
+            .paths
+            .iter()
+            .position(|p| p.peer == index && p.path_id == path_id)
+        else {
+            return;
+        };
+        touched.entry(nlri.prefix).or_insert_with(|| {
+            (
+                fib_next_hops(dest, &self.slots, &self.config),
+                best_path(dest, &self.slots, &self.config).cloned(),
+            )
+        });
+        dest.paths.swap_remove(pos);
+        if let Some(slot) = self.slots[usize::from(index)].as_mut() {
+            slot.accepted = slot.accepted.saturating_sub(1);
+        }
+    }
+
+    fn announce(
+        &mut self,
+        index: u16,
+        nlri: &Nlri,
+        attrs: Arc<RouteAttrs>,
+        touched: &mut HashMap<IpNet, (Vec<IpAddr>, Option<Path>)>,
+    ) {
+        let path_id = nlri.path_id.unwrap_or(0);
+        let Some(slot) = self.slots[usize::from(index)].as_mut() else {
+            return;
+        };
+        let verdict = self
+            .config
+            .import
+            .check(&self.config, &slot.info, &nlri.prefix, &attrs);
+        if let Err(why) = verdict {
+            tracing::debug!(peer = %slot.info.address, prefix = %nlri.prefix, reason = ?why, "route refused by import policy");
+            slot.rejected.insert((nlri.prefix, path_id));
+            // A refused re-announcement replaces the accepted path it updates.
+            self.withdraw_accepted_only(index, nlri.prefix, path_id, touched);
+            return;
+        }
+        slot.rejected.remove(&(nlri.prefix, path_id));
+        let dest = self.loc.entry(nlri.prefix).or_default();
+        touched.entry(nlri.prefix).or_insert_with(|| {
+            (
+                fib_next_hops(dest, &self.slots, &self.config),
+                best_path(dest, &self.slots, &self.config).cloned(),
+            )
+        });
+        let path = Path {
+            peer: index,
+            path_id,
+            stale: false,
+            attrs,
+        };
+        match dest
+            .paths
+            .iter_mut()
+            .find(|p| p.peer == index && p.path_id == path_id)
+        {
+            Some(existing) => *existing = path,
+            None => {
+                dest.paths.push(path);
+                if let Some(slot) = self.slots[usize::from(index)].as_mut() {
+                    slot.accepted += 1;
+                }
+            }
+        }
+    }
+
+    fn withdraw_accepted_only(
+        &mut self,
+        index: u16,
+        prefix: IpNet,
+        path_id: u32,
+        touched: &mut HashMap<IpNet, (Vec<IpAddr>, Option<Path>)>,
+    ) {
+        let Some(dest) = self.loc.get_mut(&prefix) else {
+            return;
+        };
+        let Some(pos) = dest
+            .paths
+            .iter()
+            .position(|p| p.peer == index && p.path_id == path_id)
+        else {
+            return;
+        };
+        touched.entry(prefix).or_insert_with(|| {
+            (
+                fib_next_hops(dest, &self.slots, &self.config),
+                best_path(dest, &self.slots, &self.config).cloned(),
+            )
+        });
+        dest.paths.swap_remove(pos);
+        if let Some(slot) = self.slots[usize::from(index)].as_mut() {
+            slot.accepted = slot.accepted.saturating_sub(1);
+        }
+    }
+
+    /// After paths changed: kernel changes where next hops moved, and
+    /// re-advertisement where the best path moved.
+    fn finish(&mut self, changes: Vec<(IpNet, Vec<IpAddr>, Option<Path>)>) -> Vec<RibOutput> {
+        let mut out = Vec::new();
+        let mut best_moved = Vec::new();
+        for (prefix, before, best_before) in changes {
+            let Some(dest) = self.loc.get(&prefix) else {
+                continue;
+            };
+            let after = fib_next_hops(dest, &self.slots, &self.config);
+            if after != before {
+                out.push(RibOutput::Fib(FibChange {
+                    prefix,
+                    next_hops: after,
+                }));
+            }
+            let best_after = best_path(dest, &self.slots, &self.config);
+            if best_after != best_before.as_ref() {
+                best_moved.push(prefix);
+            }
+            if dest.paths.is_empty() {
+                self.loc.remove(&prefix);
+            }
+        }
+        if !best_moved.is_empty() {
+            let peers: Vec<(u16, IpAddr)> = self
+                .slots
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| Some((u16::try_from(i).ok()?, s.as_ref()?.info.address)))
+                .collect();
+            for (index, addr) in peers {
+                let messages = self.export_to(index, best_moved.iter().copied(), false);
+                if !messages.is_empty() {
+                    out.push(RibOutput::Send {
+                        peer: addr,
+                        messages,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// The Loc-RIB as `podroute show routes` prints it, sorted by prefix.
+    pub fn routes(&self) -> Vec<RouteView> {
+        let mut v: Vec<RouteView> = self
+            .loc
+            .iter()
+            .filter_map(|(prefix, dest)| {
+                let best = best_path(dest, &self.slots, &self.config)?;
+                let attrs = &best.attrs.attrs;
+                let from = self
+                    .slots
+                    .get(usize::from(best.peer))?
+                    .as_ref()?
+                    .info
+                    .address;
+                Some(RouteView {
+                    prefix: *prefix,
+                    best: fib_next_hops(dest, &self.slots, &self.config),
+                    as_path: attrs
+                        .as_path
+                        .iter()
+                        .flat_map(|p| p.asns())
+                        .map(|a| a.0)
+                        .collect(),
+                    local_pref: effective_local_pref(best, &self.slots, &self.config),
+                    origin: origin_name(attrs.origin),
+                    from: Some(from),
+                })
+            })
+            .chain(self.config.own_prefixes.iter().map(|p| RouteView {
+                prefix: *p,
+                best: Vec::new(),
+                as_path: Vec::new(),
+                local_pref: DEFAULT_LOCAL_PREF,
+                origin: "igp".into(),
+                from: None,
+            }))
+            .collect();
+        v.sort_by_key(|a| a.prefix);
+        v
+    }
+
+    /// The next hops the kernel should have for every Loc-RIB prefix: the
+    /// full desired table, for reconciliation.
+    pub fn desired_fib(&self) -> Vec<FibChange> {
+        self.loc
+            .iter()
+            .map(|(prefix, dest)| FibChange {
+                prefix: *prefix,
+                next_hops: fib_next_hops(dest, &self.slots, &self.config),
+            })
+            .filter(|c| !c.next_hops.is_empty())
+            .collect()
+    }
+}
+
+/// LOCAL_PREF given to routes that carry none (eBGP, RFC 4271 §5.1.5).
+pub const DEFAULT_LOCAL_PREF: u32 = 100;
+
+fn origin_name(o: Option<Origin>) -> String {
+    match o {
+        Some(Origin::Igp) => "igp".into(),
+        Some(Origin::Egp) => "egp".into(),
+        Some(Origin::Incomplete) | None => "incomplete".into(),
+        Some(Origin::Unknown(v)) => format!("unknown({v})"),
+    }
+}
+
+fn next_hop_of(update: &Update, family: Family) -> Option<IpAddr> {
+    if family == Family::IPV4_UNICAST && update.mp_reach.as_ref().is_none_or(|r| r.family != family)
+    {
+        return update.attributes.next_hop.map(IpAddr::V4);
+    }
+    match &update.mp_reach.as_ref()?.next_hop {
+        MpNextHop::V4(a) => Some(IpAddr::V4(*a)),
+        // A global address is routable from anywhere on the segment; a
+        // link-local one alone needs the interface, which the FIB resolves.
+        MpNextHop::V6 { global, link_local } => {
+            if global.is_unspecified() {
+                link_local.map(IpAddr::V6)
+            } else {
+                Some(IpAddr::V6(*global))
+            }
+        }
+        MpNextHop::Raw(_) => None,
+    }
+}
+
+fn effective_local_pref(path: &Path, slots: &[Option<PeerSlot>], config: &RibConfig) -> u32 {
+    let ebgp = slots
+        .get(usize::from(path.peer))
+        .and_then(|s| s.as_ref())
+        .is_some_and(|s| s.info.is_ebgp(config.local_asn));
+    if ebgp {
+        DEFAULT_LOCAL_PREF
+    } else {
+        path.attrs.attrs.local_pref.unwrap_or(DEFAULT_LOCAL_PREF)
+    }
+}
+
+fn candidate(path: &Path, slots: &[Option<PeerSlot>], config: &RibConfig) -> Option<Candidate> {
+    let peer = slots.get(usize::from(path.peer))?.as_ref()?;
+    let a = &path.attrs.attrs;
+    Some(Candidate {
+        local_pref: effective_local_pref(path, slots, config),
+        as_path_len: a.as_path.as_ref().map_or(0, |p| p.count() as u32),
+        origin: a.origin.map_or(2, u8::from).min(2),
+        med: a.med,
+        neighbor_as: a.as_path.as_ref().and_then(|p| p.first_as()),
+        from_ebgp: peer.info.is_ebgp(config.local_asn),
+        igp_cost: 0,
+        originator_id: a.originator_id.unwrap_or(peer.info.router_id).to_u32(),
+        cluster_list_len: a.cluster_list.as_ref().map_or(0, |c| c.len() as u32),
+        peer_addr: peer.info.address,
+        llgr_stale: false,
+    })
+}
+
+/// The selection for a destination; the single-path case skips the
+/// decision process, which is what 1M prefixes from one peer hit.
+fn selection(
+    dest: &Dest,
+    slots: &[Option<PeerSlot>],
+    config: &RibConfig,
+) -> Option<(usize, Vec<usize>)> {
+    match dest.paths.len() {
+        0 => None,
+        1 => Some((0, vec![0])),
+        _ => {
+            let candidates: Vec<Candidate> = dest
+                .paths
+                .iter()
+                .filter_map(|p| candidate(p, slots, config))
+                .collect();
+            if candidates.len() != dest.paths.len() {
+                return None;
+            }
+            let s = select(&candidates)?;
+            Some((s.best, s.multipath))
+        }
+    }
+}
+
+fn best_path<'a>(
+    dest: &'a Dest,
+    slots: &[Option<PeerSlot>],
+    config: &RibConfig,
+) -> Option<&'a Path> {
+    selection(dest, slots, config).map(|(b, _)| &dest.paths[b])
+}
+
+fn fib_next_hops(dest: &Dest, slots: &[Option<PeerSlot>], config: &RibConfig) -> Vec<IpAddr> {
+    let Some((best, multipath)) = selection(dest, slots, config) else {
+        return Vec::new();
+    };
+    let mut hops: Vec<IpAddr> = if config.ecmp {
+        multipath
+            .iter()
+            .map(|&i| dest.paths[i].attrs.next_hop)
+            .collect()
+    } else {
+        vec![dest.paths[best].attrs.next_hop]
+    };
+    hops.sort();
+    hops.dedup();
+    hops
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,468 @@
+//! Unit tests of the RIB: import policy, best path and ECMP into FIB changes, origination, route reflection.
+
+use std::net::Ipv6Addr;
+
+use super::*;
+use crate::bgp::attribute::{AsPath, MpNlri, MpReach, PathAttributes};
+use crate::bgp::message::Message;
+use crate::config::Config;
+
+const CONFIG: &str = r#"
+[node]
+name = "n1"
+router_id = "192.0.2.1"
+asn = 64512
+pod_cidrs = ["10.244.1.0/24", "fd00:244:1::/64"]
+[cluster]
+pod_pools = ["10.244.0.0/16", "fd00:244::/32"]
+"#;
+
+fn rib(ecmp: bool) -> Rib {
+    let config = Arc::new(Config::from_toml(CONFIG).unwrap());
+    Rib::new(RibConfig {
+        local_asn: Asn(64512),
+        router_id: RouterId("192.0.2.1".parse().unwrap()),
+        cluster_id: "192.0.2.1".parse().unwrap(),
+        own_prefixes: config.node.pod_cidrs.clone(),
+        import: ImportPolicy::new(config),
+        ecmp,
+    })
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn net(s: &str) -> IpNet {
+    s.parse().unwrap()
+}
+
+fn peer(addr: &str, asn: u32) -> PeerInfo {
+    let address = ip(addr);
+    let ebgp = asn != 64512;
+    PeerInfo {
+        address,
+        asn: Asn(asn),
+        router_id: match address {
+            IpAddr::V4(a) => RouterId(a),
+            IpAddr::V6(_) => RouterId("198.51.100.1".parse().unwrap()),
+        },
+        local_address: if address.is_ipv4() {
+            ip("192.0.2.1")
+        } else {
+            ip("2001:db8::1")
+        },
+        route_reflector_client: false,
+        next_hop_self: false,
+        allow_own_as: 0,
+        families: vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST],
+        send: CodecContext {
+            four_octet_as: true,
+            peer: if ebgp {
+                crate::bgp::PeerRelation::External { peer_asn: Asn(asn) }
+            } else {
+                crate::bgp::PeerRelation::Internal
+            },
+            ..CodecContext::default()
+        },
+    }
+}
+
+fn attrs(next_hop: &str, local_pref: Option<u32>, as_path: &[u32]) -> PathAttributes {
+    PathAttributes {
+        origin: Some(Origin::Igp),
+        as_path: Some(AsPath::sequence(as_path.iter().copied())),
+        next_hop: Some(next_hop.parse().unwrap()),
+        local_pref,
+        ..PathAttributes::default()
+    }
+}
+
+fn announce(a: PathAttributes, prefixes: &[&str]) -> Update {
+    Update {
+        attributes: Arc::new(a),
+        nlri: prefixes.iter().map(|p| Nlri::new(net(p))).collect(),
+        ..Update::default()
+    }
+}
+
+fn withdraw(prefixes: &[&str]) -> Update {
+    Update {
+        withdrawn: prefixes.iter().map(|p| Nlri::new(net(p))).collect(),
+        ..Update::default()
+    }
+}
+
+fn fib(out: &[RibOutput]) -> Vec<(IpNet, Vec<IpAddr>)> {
+    let mut v: Vec<_> = out
+        .iter()
+        .filter_map(|o| match o {
+            RibOutput::Fib(c) => Some((c.prefix, c.next_hops.clone())),
+            _ => None,
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Decodes what the RIB sent to `to`.
+fn sent(out: &[RibOutput], to: &str, ctx: &CodecContext) -> Vec<Update> {
+    out.iter()
+        .filter_map(|o| match o {
+            RibOutput::Send { peer, messages } if *peer == ip(to) => Some(messages),
+            _ => None,
+        })
+        .flatten()
+        .map(|m| match Message::decode(m, ctx).unwrap() {
+            Message::Update(u) => u,
+            other => panic!("not an UPDATE: {other:?}"),
+        })
+        .collect()
+}
+
+fn rx_ctx(p: &PeerInfo) -> CodecContext {
+    // The peer decodes what we send with the mirror context.
+    CodecContext {
+        peer: crate::bgp::PeerRelation::Internal,
+        ..p.send.clone()
+    }
+}
+
+#[test]
+fn ibgp_peer_gets_own_prefixes_then_end_of_rib() {
+    let mut r = rib(true);
+    let p = peer("192.0.2.2", 64512);
+    let out = r.peer_up(p.clone());
+    let updates = sent(&out, "192.0.2.2", &rx_ctx(&p));
+    let v4 = updates.iter().find(|u| !u.nlri.is_empty()).unwrap();
+    assert_eq!(v4.nlri, vec![Nlri::new(net("10.244.1.0/24"))]);
+    assert_eq!(v4.attributes.as_path, Some(AsPath::default()));
+    assert_eq!(v4.attributes.local_pref, Some(100));
+    assert_eq!(v4.attributes.next_hop, Some("192.0.2.1".parse().unwrap()));
+    let eors: Vec<Family> = updates
+        .iter()
+        .filter_map(|u| u.end_of_rib_family())
+        .collect();
+    assert_eq!(eors, vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST]);
+    // The IPv6 pod CIDR has no IPv6 next hop on an IPv4 session.
+    assert!(updates.iter().all(|u| u.mp_reach.is_none()));
+    assert_eq!(r.counts(ip("192.0.2.2")).unwrap().advertised, 1);
+}
+
+#[test]
+fn ebgp_peer_gets_our_as_and_no_local_pref() {
+    let mut r = rib(true);
+    let p = peer("192.0.2.9", 65001);
+    let updates = sent(&r.peer_up(p.clone()), "192.0.2.9", &rx_ctx(&p));
+    let v4 = updates.iter().find(|u| !u.nlri.is_empty()).unwrap();
+    assert_eq!(v4.attributes.as_path, Some(AsPath::sequence([64512])));
+    assert_eq!(v4.attributes.local_pref, None);
+}
+
+#[test]
+fn ipv6_session_carries_the_ipv6_pod_cidr_in_mp_reach() {
+    let mut r = rib(true);
+    let p = peer("2001:db8::2", 64512);
+    let updates = sent(&r.peer_up(p.clone()), "2001:db8::2", &rx_ctx(&p));
+    let mp = updates.iter().find_map(|u| u.mp_reach.as_ref()).unwrap();
+    assert_eq!(mp.family, Family::IPV6_UNICAST);
+    assert_eq!(mp.nlri.prefixes(), &[Nlri::new(net("fd00:244:1::/64"))]);
+    assert_eq!(
+        mp.next_hop,
+        MpNextHop::V6 {
+            global: "2001:db8::1".parse().unwrap(),
+            link_local: None
+        }
+    );
+}
+
+#[test]
+fn accepted_routes_reach_the_fib_and_refused_ones_are_counted() {
+    let mut r = rib(true);
+    r.peer_up(peer("192.0.2.2", 64512));
+    let u = announce(
+        attrs("192.0.2.2", Some(100), &[]),
+        &["10.244.2.0/24", "192.0.2.0/24", "10.244.1.0/24"],
+    );
+    let out = r.updates(ip("192.0.2.2"), &[u]);
+    assert_eq!(
+        fib(&out),
+        vec![(net("10.244.2.0/24"), vec![ip("192.0.2.2")])]
+    );
+    let c = r.counts(ip("192.0.2.2")).unwrap();
+    assert_eq!(
+        (c.received, c.accepted),
+        (3, 1),
+        "outside pools and own CIDR refused"
+    );
+    let out = r.updates(
+        ip("192.0.2.2"),
+        &[withdraw(&["10.244.2.0/24", "192.0.2.0/24"])],
+    );
+    assert_eq!(fib(&out), vec![(net("10.244.2.0/24"), vec![])]);
+    let c = r.counts(ip("192.0.2.2")).unwrap();
+    assert_eq!((c.received, c.accepted), (1, 0));
+    assert!(r.is_empty());
+}
+
+#[test]
+fn ipv6_routes_use_the_mp_reach_next_hop() {
+    let mut r = rib(true);
+    r.peer_up(peer("2001:db8::2", 64512));
+    let u = Update {
+        attributes: Arc::new(PathAttributes {
+            origin: Some(Origin::Igp),
+            as_path: Some(AsPath::default()),
+            local_pref: Some(100),
+            ..PathAttributes::default()
+        }),
+        mp_reach: Some(MpReach {
+            family: Family::IPV6_UNICAST,
+            next_hop: MpNextHop::V6 {
+                global: "2001:db8::2".parse().unwrap(),
+                link_local: Some(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 2)),
+            },
+            nlri: MpNlri::Prefixes(vec![Nlri::new(net("fd00:244:2::/64"))]),
+        }),
+        ..Update::default()
+    };
+    let out = r.updates(ip("2001:db8::2"), &[u]);
+    assert_eq!(
+        fib(&out),
+        vec![(net("fd00:244:2::/64"), vec![ip("2001:db8::2")])]
+    );
+}
+
+#[test]
+fn higher_local_pref_wins_and_equal_paths_share_traffic() {
+    let mut r = rib(true);
+    r.peer_up(peer("192.0.2.2", 64512));
+    r.peer_up(peer("192.0.2.3", 64512));
+    r.updates(
+        ip("192.0.2.2"),
+        &[announce(
+            attrs("192.0.2.2", Some(100), &[]),
+            &["10.244.5.0/24"],
+        )],
+    );
+    let out = r.updates(
+        ip("192.0.2.3"),
+        &[announce(
+            attrs("192.0.2.3", Some(100), &[]),
+            &["10.244.5.0/24"],
+        )],
+    );
+    assert_eq!(
+        fib(&out),
+        vec![(net("10.244.5.0/24"), vec![ip("192.0.2.2"), ip("192.0.2.3")])]
+    );
+    let out = r.updates(
+        ip("192.0.2.3"),
+        &[announce(
+            attrs("192.0.2.3", Some(200), &[]),
+            &["10.244.5.0/24"],
+        )],
+    );
+    assert_eq!(
+        fib(&out),
+        vec![(net("10.244.5.0/24"), vec![ip("192.0.2.3")])]
+    );
+    let routes = r.routes();
+    let route = routes
+        .iter()
+        .find(|v| v.prefix == net("10.244.5.0/24"))
+        .unwrap();
+    assert_eq!((route.local_pref, route.from), (200, Some(ip("192.0.2.3"))));
+}
+
+#[test]
+fn without_ecmp_only_the_best_next_hop_is_installed() {
+    let mut r = rib(false);
+    r.peer_up(peer("192.0.2.2", 64512));
+    r.peer_up(peer("192.0.2.3", 64512));
+    r.updates(
+        ip("192.0.2.3"),
+        &[announce(
+            attrs("192.0.2.3", Some(100), &[]),
+            &["10.244.5.0/24"],
+        )],
+    );
+    let out = r.updates(
+        ip("192.0.2.2"),
+        &[announce(
+            attrs("192.0.2.2", Some(100), &[]),
+            &["10.244.5.0/24"],
+        )],
+    );
+    // Tie broken by the lower router ID: 192.0.2.2.
+    assert_eq!(
+        fib(&out),
+        vec![(net("10.244.5.0/24"), vec![ip("192.0.2.2")])]
+    );
+}
+
+#[test]
+fn peer_down_removes_its_routes_and_falls_back() {
+    let mut r = rib(true);
+    r.peer_up(peer("192.0.2.2", 64512));
+    r.peer_up(peer("192.0.2.3", 64512));
+    r.updates(
+        ip("192.0.2.2"),
+        &[announce(
+            attrs("192.0.2.2", Some(200), &[]),
+            &["10.244.5.0/24", "10.244.6.0/24"],
+        )],
+    );
+    r.updates(
+        ip("192.0.2.3"),
+        &[announce(
+            attrs("192.0.2.3", Some(100), &[]),
+            &["10.244.5.0/24"],
+        )],
+    );
+    let out = r.peer_down(ip("192.0.2.2"));
+    assert_eq!(
+        fib(&out),
+        vec![
+            (net("10.244.5.0/24"), vec![ip("192.0.2.3")]),
+            (net("10.244.6.0/24"), vec![])
+        ]
+    );
+    assert_eq!(r.len(), 1);
+    assert!(r.counts(ip("192.0.2.2")).is_none());
+}
+
+#[test]
+fn loops_are_refused() {
+    let mut r = rib(true);
+    let mut ebgp = peer("192.0.2.9", 65001);
+    r.peer_up(ebgp.clone());
+    let looped = announce(
+        attrs("192.0.2.9", None, &[65001, 64512, 65002]),
+        &["10.244.7.0/24"],
+    );
+    assert!(fib(&r.updates(ip("192.0.2.9"), std::slice::from_ref(&looped))).is_empty());
+    // AS-per-rack: our AS once is allowed with allow_own_as = 1.
+    ebgp.allow_own_as = 1;
+    r.peer_up(ebgp);
+    assert_eq!(fib(&r.updates(ip("192.0.2.9"), &[looped])).len(), 1);
+
+    r.peer_up(peer("192.0.2.2", 64512));
+    let mut a = attrs("192.0.2.2", Some(100), &[]);
+    a.originator_id = Some(RouterId("192.0.2.1".parse().unwrap()));
+    assert!(fib(&r.updates(ip("192.0.2.2"), &[announce(a, &["10.244.8.0/24"])])).is_empty());
+    let mut a = attrs("192.0.2.2", Some(100), &[]);
+    a.cluster_list = Some(vec![
+        "192.0.2.77".parse().unwrap(),
+        "192.0.2.1".parse().unwrap(),
+    ]);
+    assert!(fib(&r.updates(ip("192.0.2.2"), &[announce(a, &["10.244.9.0/24"])])).is_empty());
+}
+
+#[test]
+fn full_mesh_member_does_not_pass_ibgp_routes_on() {
+    let mut r = rib(true);
+    r.peer_up(peer("192.0.2.2", 64512));
+    r.peer_up(peer("192.0.2.3", 64512));
+    let out = r.updates(
+        ip("192.0.2.2"),
+        &[announce(
+            attrs("192.0.2.2", Some(100), &[]),
+            &["10.244.2.0/24"],
+        )],
+    );
+    assert!(
+        !out.iter().any(|o| matches!(o, RibOutput::Send { .. })),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn route_reflector_reflects_client_routes_with_originator_and_cluster_list() {
+    let mut r = rib(true);
+    let mut c1 = peer("192.0.2.11", 64512);
+    c1.route_reflector_client = true;
+    let mut c2 = peer("192.0.2.12", 64512);
+    c2.route_reflector_client = true;
+    let non_client = peer("192.0.2.20", 64512);
+    r.peer_up(c1.clone());
+    r.peer_up(c2.clone());
+    r.peer_up(non_client.clone());
+    let out = r.updates(
+        ip("192.0.2.11"),
+        &[announce(
+            attrs("192.0.2.11", Some(100), &[]),
+            &["10.244.11.0/24"],
+        )],
+    );
+    assert!(
+        sent(&out, "192.0.2.11", &rx_ctx(&c1)).is_empty(),
+        "never back to the sender"
+    );
+    for (to, info) in [("192.0.2.12", &c2), ("192.0.2.20", &non_client)] {
+        let u = sent(&out, to, &rx_ctx(info));
+        assert_eq!(u.len(), 1, "{to}");
+        assert_eq!(u[0].nlri, vec![Nlri::new(net("10.244.11.0/24"))]);
+        assert_eq!(
+            u[0].attributes.originator_id,
+            Some(RouterId("192.0.2.11".parse().unwrap()))
+        );
+        assert_eq!(
+            u[0].attributes.cluster_list,
+            Some(vec!["192.0.2.1".parse().unwrap()])
+        );
+        assert_eq!(
+            u[0].attributes.next_hop,
+            Some("192.0.2.11".parse().unwrap()),
+            "next hop unchanged"
+        );
+    }
+    // A non-client's route goes to clients only.
+    let out = r.updates(
+        ip("192.0.2.20"),
+        &[announce(
+            attrs("192.0.2.20", Some(100), &[]),
+            &["10.244.20.0/24"],
+        )],
+    );
+    assert_eq!(sent(&out, "192.0.2.11", &rx_ctx(&c1)).len(), 1);
+    assert_eq!(sent(&out, "192.0.2.12", &rx_ctx(&c2)).len(), 1);
+    assert!(sent(&out, "192.0.2.20", &rx_ctx(&non_client)).is_empty());
+    // Withdrawal is reflected too.
+    let out = r.updates(ip("192.0.2.11"), &[withdraw(&["10.244.11.0/24"])]);
+    let u = sent(&out, "192.0.2.12", &rx_ctx(&c2));
+    assert_eq!(u[0].withdrawn, vec![Nlri::new(net("10.244.11.0/24"))]);
+    // A client that comes up later gets the reflected table before End-of-RIB.
+    let mut c3 = peer("192.0.2.13", 64512);
+    c3.route_reflector_client = true;
+    let u = sent(&r.peer_up(c3.clone()), "192.0.2.13", &rx_ctx(&c3));
+    let prefixes: Vec<IpNet> = u
+        .iter()
+        .flat_map(|u| u.nlri.iter().map(|n| n.prefix))
+        .collect();
+    assert_eq!(prefixes.len(), 2, "own + reflected: {prefixes:?}");
+    assert!(prefixes.contains(&net("10.244.20.0/24")));
+    assert!(u.last().unwrap().end_of_rib_family().is_some());
+}
+
+#[test]
+fn many_prefixes_are_packed_into_few_updates() {
+    let mut r = rib(true);
+    let mut client = peer("192.0.2.11", 64512);
+    client.route_reflector_client = true;
+    r.peer_up(client);
+    let other = peer("192.0.2.20", 64512);
+    r.peer_up(other.clone());
+    let prefixes: Vec<String> = (0..2000)
+        .map(|i| format!("10.244.{}.{}/30", 100 + i / 64, (i % 64) * 4))
+        .collect();
+    let refs: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+    let out = r.updates(
+        ip("192.0.2.11"),
+        &[announce(attrs("192.0.2.11", Some(100), &[]), &refs)],
+    );
+    let u = sent(&out, "192.0.2.20", &rx_ctx(&other));
+    let total: usize = u.iter().map(|u| u.nlri.len()).sum();
+    assert_eq!(total, 2000);
+    assert!(u.len() <= 3, "{} UPDATEs for 2000 prefixes", u.len());
+}
