@@ -154,7 +154,7 @@ impl DesiredTable {
             (None, _) => Some(Op::Delete),
             (Some(_), Held::No) if e.blocked => None,
             (Some(t), Held::No) => Some(Op::Add(t.clone())),
-            (Some(t), Held::Yes(h)) if t == h => None,
+            (Some(t), Held::Yes(h)) if h.satisfies(t) => None,
             (Some(t), _) => Some(Op::Replace(t.clone())),
         }
     }

@@ -180,8 +180,7 @@ impl Fib {
         let proto = u8::from(self.cfg.protocol);
         let routes = resolve::dump_table(&mut self.sock, self.cfg.table, proto, self.cfg.timeout)?;
         for r in routes.iter().filter(|r| r.metric == self.cfg.metric) {
-            let held = r.target().map(Held::Yes).unwrap_or(Held::Other);
-            self.table.adopt(r.prefix, held);
+            self.table.adopt(r.prefix, reconcile::held_of(r));
         }
         // Adopted routes need nothing; clear them from the pending list.
         self.flush()?;

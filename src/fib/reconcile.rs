@@ -30,7 +30,7 @@ pub struct ReconcileReport {
 /// A dump split by owner.
 #[derive(Debug, Default)]
 pub(crate) struct Observed {
-    pub ours: HashMap<IpNet, Held>,
+    pub ours: HashMap<IpNet, KernelRoute>,
     pub wrong_metric: Vec<KernelRoute>,
     pub foreign: HashMap<IpNet, Vec<KernelRoute>>,
 }
@@ -54,8 +54,7 @@ pub(crate) fn classify(
         } else if r.metric != metric {
             o.wrong_metric.push(r);
         } else {
-            let held = r.target().map(Held::Yes).unwrap_or(Held::Other);
-            o.ours.insert(r.prefix, held);
+            o.ours.insert(r.prefix, r);
         }
     }
     o
@@ -73,10 +72,17 @@ pub(crate) fn apply_observation(
         ..Default::default()
     };
     for prefix in t.prefixes() {
-        let seen = o.ours.remove(&prefix).unwrap_or(Held::No);
+        let kernel = o.ours.remove(&prefix);
         let foreign = o.foreign.get(&prefix);
         let Some(e) = t.get_mut(&prefix) else {
             continue;
+        };
+        // The kernel fills in what the request left open (the interface),
+        // so compare with `matches`, and keep the wanted form when equal.
+        let seen = match (&kernel, &e.wanted) {
+            (None, _) => Held::No,
+            (Some(k), Some(w)) if k.matches(w) => Held::Yes(w.clone()),
+            (Some(k), _) => held_of(k),
         };
         let wanted_ok = match (&e.wanted, &seen) {
             (None, Held::No) => true,
@@ -106,12 +112,17 @@ pub(crate) fn apply_observation(
             t.mark(prefix);
         }
     }
-    for (prefix, held) in o.ours {
+    for (prefix, k) in o.ours {
         rep.unwanted += 1;
-        t.adopt_unwanted(prefix, held);
+        t.adopt_unwanted(prefix, held_of(&k));
     }
     rep.wrong_metric = o.wrong_metric;
     rep
+}
+
+/// What a podroute route in the kernel amounts to.
+pub(crate) fn held_of(k: &KernelRoute) -> Held {
+    k.target().map(Held::Yes).unwrap_or(Held::Other)
 }
 
 #[cfg(test)]

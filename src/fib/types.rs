@@ -207,34 +207,35 @@ impl KernelRoute {
     /// Whether the kernel holds what `want` asks for. An interface left
     /// open in `want` matches any the kernel chose.
     pub fn matches(&self, want: &RouteTarget) -> bool {
-        match want {
-            RouteTarget::Blackhole => self.kind == RouteType::Blackhole,
-            RouteTarget::Unicast(hops) => {
-                if self.kind != RouteType::Unicast || self.next_hops.len() != hops.as_slice().len()
-                {
+        self.target().is_some_and(|have| have.satisfies(want))
+    }
+}
+
+impl RouteTarget {
+    /// Whether a route doing `self` does what `want` asks: same kind, same
+    /// gateways, and the same interfaces where `want` names them (the
+    /// kernel fills in the interface a request left open).
+    pub fn satisfies(&self, want: &RouteTarget) -> bool {
+        match (self, want) {
+            (RouteTarget::Blackhole, RouteTarget::Blackhole) => true,
+            (RouteTarget::Unicast(have), RouteTarget::Unicast(want)) => {
+                let (have, want) = (have.as_slice(), want.as_slice());
+                if have.len() != want.len() {
                     return false;
                 }
-                let mut have: Vec<NextHop> =
-                    self.next_hops.iter().map(KernelNextHop::hop).collect();
-                have.sort_unstable();
-                // Greedy: each wanted hop takes the first unused kernel hop
+                // Greedy: each wanted hop takes the first unused held hop
                 // with its gateway and a compatible interface.
                 let mut used = vec![false; have.len()];
-                hops.as_slice().iter().all(|w| {
+                want.iter().all(|w| {
                     let found = have.iter().enumerate().position(|(i, h)| {
                         !used[i]
                             && h.gateway == w.gateway
                             && (w.ifindex.is_none() || w.ifindex == h.ifindex)
                     });
-                    match found {
-                        Some(i) => {
-                            used[i] = true;
-                            true
-                        }
-                        None => false,
-                    }
+                    found.map(|i| used[i] = true).is_some()
                 })
             }
+            _ => false,
         }
     }
 }
