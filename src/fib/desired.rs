@@ -6,6 +6,7 @@
 //! compares equal and never reaches the kernel.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use ipnet::IpNet;
 
@@ -50,44 +51,100 @@ pub(crate) enum Op {
     Delete,
 }
 
+/// A fast non-cryptographic hasher for prefixes (the table is keyed by
+/// data podroute itself validated, so flooding resistance buys nothing,
+/// and SipHash costs a large share of staging a million routes): an
+/// FxHash-style word mix with a murmur3 finaliser, so the low bits that
+/// pick a bucket depend on every input bit.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct PrefixHasher(u64);
+
+impl PrefixHasher {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for PrefixHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(b));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+}
+
+type Map = HashMap<IpNet, Entry, BuildHasherDefault<PrefixHasher>>;
+
 #[derive(Debug, Default)]
 pub(crate) struct DesiredTable {
-    entries: HashMap<IpNet, Entry>,
+    entries: Map,
     pending: Vec<IpNet>,
+}
+
+/// The entry for `prefix`, created if absent, queued if not yet.
+fn touch<'a>(entries: &'a mut Map, pending: &mut Vec<IpNet>, prefix: IpNet) -> &'a mut Entry {
+    let e = entries.entry(prefix).or_insert(Entry {
+        wanted: None,
+        held: Held::No,
+        queued: false,
+        stale: false,
+        blocked: false,
+        failures: 0,
+    });
+    if !e.queued {
+        e.queued = true;
+        pending.push(prefix);
+    }
+    e
 }
 
 impl DesiredTable {
     fn entry(&mut self, prefix: IpNet) -> &mut Entry {
-        self.entries.entry(prefix).or_insert(Entry {
-            wanted: None,
-            held: Held::No,
-            queued: false,
-            stale: false,
-            blocked: false,
-            failures: 0,
-        })
+        touch(&mut self.entries, &mut self.pending, prefix)
     }
 
     pub fn mark(&mut self, prefix: IpNet) {
-        let e = self.entry(prefix);
-        if !e.queued {
-            e.queued = true;
-            self.pending.push(prefix);
-        }
+        self.entry(prefix);
     }
 
     pub fn set(&mut self, prefix: IpNet, target: RouteTarget) {
         let e = self.entry(prefix);
         e.wanted = Some(target);
         e.stale = false;
-        self.mark(prefix);
     }
 
     pub fn remove(&mut self, prefix: IpNet) {
-        if let Some(e) = self.entries.get_mut(&prefix) {
+        if self.entries.contains_key(&prefix) {
+            let e = self.entry(prefix);
             e.wanted = None;
             e.stale = false;
-            self.mark(prefix);
         }
     }
 
@@ -103,15 +160,12 @@ impl DesiredTable {
             e.stale = e.wanted.is_some();
         }
         e.held = held;
-        self.mark(prefix);
     }
 
     /// Records a podroute route found in the kernel that nobody wants:
     /// queued for deletion (unless the RIB asks for it before the flush).
     pub fn adopt_unwanted(&mut self, prefix: IpNet, held: Held) {
-        let e = self.entry(prefix);
-        e.held = held;
-        self.mark(prefix);
+        self.entry(prefix).held = held;
     }
 
     /// Ends graceful-restart protection: stale routes become unwanted.
@@ -132,14 +186,24 @@ impl DesiredTable {
         stale.len()
     }
 
+    /// The pending prefixes. Each stays flagged as queued until
+    /// [`DesiredTable::take_op`] takes it (one lookup per prefix); those
+    /// not taken must go back through [`DesiredTable::restore_pending`].
     pub fn take_pending(&mut self) -> Vec<IpNet> {
-        let pending = std::mem::take(&mut self.pending);
-        for p in &pending {
-            if let Some(e) = self.entries.get_mut(p) {
-                e.queued = false;
-            }
-        }
-        pending
+        std::mem::take(&mut self.pending)
+    }
+
+    pub fn restore_pending(&mut self, untaken: &[IpNet]) {
+        self.pending.extend_from_slice(untaken);
+    }
+
+    /// Unqueues a pending prefix and returns the operation it needs, and
+    /// whether that is a retry after a failure.
+    pub fn take_op(&mut self, prefix: &IpNet) -> Option<(Op, bool)> {
+        let e = self.entries.get_mut(prefix)?;
+        e.queued = false;
+        let op = op_of(e)?;
+        Some((op, e.failures > 0))
     }
 
     pub fn pending_len(&self) -> usize {
@@ -147,20 +211,9 @@ impl DesiredTable {
     }
 
     /// The operation a prefix needs now, if any.
+    #[cfg(test)]
     pub fn op_for(&self, prefix: &IpNet) -> Option<Op> {
-        let e = self.entries.get(prefix)?;
-        match (&e.wanted, &e.held) {
-            (None, Held::No) => None,
-            (None, _) => Some(Op::Delete),
-            (Some(_), Held::No) if e.blocked => None,
-            (Some(t), Held::No) => Some(Op::Add(t.clone())),
-            (Some(t), Held::Yes(h)) if h.satisfies(t) => None,
-            (Some(t), _) => Some(Op::Replace(t.clone())),
-        }
-    }
-
-    pub fn get(&self, prefix: &IpNet) -> Option<&Entry> {
-        self.entries.get(prefix)
+        op_of(self.entries.get(prefix)?)
     }
 
     pub fn get_mut(&mut self, prefix: &IpNet) -> Option<&mut Entry> {
@@ -187,6 +240,17 @@ impl DesiredTable {
     }
 }
 
+fn op_of(e: &Entry) -> Option<Op> {
+    match (&e.wanted, &e.held) {
+        (None, Held::No) => None,
+        (None, _) => Some(Op::Delete),
+        (Some(_), Held::No) if e.blocked => None,
+        (Some(t), Held::No) => Some(Op::Add(t.clone())),
+        (Some(t), Held::Yes(h)) if h.satisfies(t) => None,
+        (Some(t), _) => Some(Op::Replace(t.clone())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,14 +264,20 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// What a flush does with the pending list: the ops, in order.
+    fn drain(t: &mut DesiredTable) -> Vec<Option<Op>> {
+        t.take_pending()
+            .iter()
+            .map(|p| t.take_op(p).map(|(op, _)| op))
+            .collect()
+    }
+
     #[test]
     fn add_then_remove_before_flush_needs_nothing() {
         let mut t = DesiredTable::default();
         t.set(p("198.19.0.0/24"), via("198.18.0.2"));
         t.remove(p("198.19.0.0/24"));
-        let pending = t.take_pending();
-        assert_eq!(pending.len(), 1);
-        assert_eq!(t.op_for(&pending[0]), None);
+        assert_eq!(drain(&mut t), vec![None]);
     }
 
     #[test]
@@ -215,11 +285,11 @@ mod tests {
         let mut t = DesiredTable::default();
         let a = p("198.19.0.0/24");
         t.set(a, via("198.18.0.2"));
-        t.take_pending();
+        drain(&mut t);
         t.get_mut(&a).unwrap().held = Held::Yes(via("198.18.0.2"));
         t.set(a, via("198.18.0.3"));
         t.set(a, via("198.18.0.2"));
-        t.take_pending();
+        drain(&mut t);
         assert_eq!(t.op_for(&a), None);
         t.set(a, via("198.18.0.3"));
         assert_eq!(t.op_for(&a), Some(Op::Replace(via("198.18.0.3"))));
@@ -234,7 +304,7 @@ mod tests {
         let b = p("198.19.1.0/24");
         t.adopt(a, Held::Yes(via("198.18.0.2")));
         t.adopt(b, Held::Yes(via("198.18.0.2")));
-        t.take_pending();
+        drain(&mut t);
         assert_eq!(t.op_for(&a), None);
         t.set(b, via("198.18.0.2"));
         assert_eq!(t.purge_stale(), 1);

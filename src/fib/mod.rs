@@ -243,8 +243,13 @@ impl Fib {
                 None => loop {
                     let Some(p) = pending.get(i) else { break None };
                     i += 1;
-                    match self.table.op_for(p) {
-                        Some(op) => break Some(Sent::Entry(*p, op)),
+                    match self.table.take_op(p) {
+                        Some((op, retrying)) => {
+                            if retrying {
+                                self.stats.retries += 1;
+                            }
+                            break Some(Sent::Entry(*p, op));
+                        }
                         None => {
                             rep.unchanged += 1;
                             self.table.forget_if_idle(p);
@@ -276,9 +281,7 @@ impl Fib {
                     self.table.mark(p);
                 }
             }
-            for p in &pending[i..] {
-                self.table.mark(*p);
-            }
+            self.table.restore_pending(&pending[i..]);
             for p in retry {
                 self.table.mark(p);
             }
@@ -324,9 +327,6 @@ impl Fib {
             let seq = first.wrapping_add(k as u32);
             let (ty, flags, msg) = match s {
                 Sent::Entry(p, op) => {
-                    if self.table.get(p).is_some_and(|e| e.failures > 0) {
-                        self.stats.retries += 1;
-                    }
                     let (ty, flags, target) = match op {
                         Op::Add(t) => (RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, Some(t)),
                         Op::Replace(t) => (RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, Some(t)),

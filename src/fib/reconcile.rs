@@ -166,7 +166,9 @@ mod tests {
         t.set(p("198.19.2.0/24"), via("198.18.0.2"));
         // wanted, a static route sits on the same key
         t.set(p("198.19.3.0/24"), via("198.18.0.2"));
-        t.take_pending();
+        for p in t.take_pending() {
+            t.take_op(&p);
+        }
         let dump = vec![
             kr("198.19.2.0/24", pod, 20, "198.18.0.9"),
             kr("198.19.3.0/24", RouteProtocol::Static, 20, "198.18.0.7"),
