@@ -152,6 +152,8 @@ pub struct Connection {
     pub state: State,
     /// Set once the peer's OPEN arrived.
     pub negotiated: Option<Negotiated>,
+    /// The peer's BGP Identifier, from its OPEN.
+    pub peer_router_id: Option<RouterId>,
 }
 
 /// The state machine of one configured peer.
@@ -303,6 +305,7 @@ impl Session {
             direction,
             state: State::OpenSent,
             negotiated: None,
+            peer_router_id: None,
         });
         out.push(Action::Send(
             id,
@@ -432,6 +435,7 @@ impl Session {
         if let Some(conn) = self.conns.iter_mut().find(|c| c.id == id) {
             conn.state = State::OpenConfirm;
             conn.negotiated = Some(negotiated);
+            conn.peer_router_id = Some(open.router_id);
         }
         out.push(Action::Send(id, Message::Keepalive));
         if hold > 0 {

@@ -26,6 +26,7 @@ use super::message::Message;
 use super::negotiate::Negotiated;
 use super::notification::Notification;
 use super::route_refresh::RouteRefresh;
+use super::types::RouterId;
 use super::update::Update;
 
 /// Where and how to reach one peer.
@@ -59,7 +60,11 @@ pub enum PeerEvent {
     Up {
         peer: IpAddr,
         negotiated: Box<Negotiated>,
-        commands: mpsc::Sender<PeerCommand>,
+        /// The peer's BGP Identifier.
+        router_id: RouterId,
+        /// Our address on the session: the NEXT_HOP we announce.
+        local_address: IpAddr,
+        commands: mpsc::UnboundedSender<PeerCommand>,
     },
     /// Validated UPDATEs, in arrival order.
     Updates {
@@ -80,7 +85,8 @@ pub enum PeerEvent {
 /// The agent's handle on a running peer task.
 #[derive(Debug)]
 pub struct PeerHandle {
-    pub commands: mpsc::Sender<PeerCommand>,
+    /// Unbounded: the RIB must never wait on a peer that waits on the RIB.
+    pub commands: mpsc::UnboundedSender<PeerCommand>,
     /// Connections the listener accepted from this peer's address.
     pub inbound: mpsc::Sender<TcpStream>,
     pub task: JoinHandle<()>,
@@ -88,7 +94,7 @@ pub struct PeerHandle {
 
 /// Starts the task for one peer; it begins connecting at once.
 pub fn spawn(settings: PeerSettings, to_rib: mpsc::Sender<PeerEvent>) -> PeerHandle {
-    let (commands_tx, commands) = mpsc::channel(256);
+    let (commands_tx, commands) = mpsc::unbounded_channel();
     let (inbound_tx, inbound) = mpsc::channel(4);
     let task = Peer::new(settings, to_rib, commands_tx.clone());
     let task = tokio::spawn(task.run(commands, inbound));
@@ -107,6 +113,7 @@ enum ConnInput {
 }
 
 struct Conn {
+    local: Option<SocketAddr>,
     writer: mpsc::Sender<Bytes>,
     writer_task: JoinHandle<()>,
     reader_task: JoinHandle<()>,
@@ -116,7 +123,7 @@ struct Peer {
     settings: PeerSettings,
     session: Session,
     to_rib: mpsc::Sender<PeerEvent>,
-    own_commands: mpsc::Sender<PeerCommand>,
+    own_commands: mpsc::UnboundedSender<PeerCommand>,
     conns: HashMap<ConnId, Conn>,
     timers: HashMap<super::fsm::Timer, Instant>,
     connecting: Option<JoinHandle<io::Result<TcpStream>>>,
@@ -133,7 +140,7 @@ impl Peer {
     fn new(
         settings: PeerSettings,
         to_rib: mpsc::Sender<PeerEvent>,
-        own: mpsc::Sender<PeerCommand>,
+        own: mpsc::UnboundedSender<PeerCommand>,
     ) -> Self {
         let (conn_tx, conn_rx) = mpsc::channel(64);
         Peer {
@@ -160,7 +167,7 @@ impl Peer {
 
     async fn run(
         mut self,
-        mut commands: mpsc::Receiver<PeerCommand>,
+        mut commands: mpsc::UnboundedReceiver<PeerCommand>,
         mut inbound: mpsc::Receiver<TcpStream>,
     ) {
         let Some(mut conn_rx) = self.conn_rx.take() else {
@@ -344,11 +351,21 @@ impl Peer {
                 self.flush_updates().await;
                 info!(peer = %peer, hold_time = negotiated.hold_time, families = ?negotiated.families, "session established");
                 self.last_error = None;
+                let conn = self.session.established().map(|(id, _)| id).and_then(|id| {
+                    let router_id = self.session.connections().iter().find(|c| c.id == id)?.peer_router_id?;
+                    Some((router_id, self.conns.get(&id)?.local?))
+                });
+                let Some((router_id, local)) = conn else {
+                    warn!(peer = %peer, "established session without a local address; ignored");
+                    return;
+                };
                 let _ = self
                     .to_rib
                     .send(PeerEvent::Up {
                         peer,
                         negotiated,
+                        router_id,
+                        local_address: local.ip(),
                         commands: self.own_commands.clone(),
                     })
                     .await;
@@ -415,6 +432,7 @@ impl Peer {
         let id = ConnId(self.next_id);
         self.next_id += 1;
         let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().ok();
         let (read, write) = stream.into_split();
         let (writer, queue) = mpsc::channel::<Bytes>(1024);
         let writer_task = tokio::spawn(write_loop(write, queue));
@@ -422,6 +440,7 @@ impl Peer {
         self.conns.insert(
             id,
             Conn {
+                local,
                 writer,
                 writer_task,
                 reader_task,
