@@ -172,6 +172,22 @@ impl Update {
                 }
             }
         }
+        if !has_nlri && let Some(first) = errors.first() {
+            // RFC 7606 §5.2: "if an UPDATE message is encountered that does
+            // contain path attributes other than MP_UNREACH_NLRI and doesn't
+            // encode any reachable NLRI, we cannot be confident that the NLRI
+            // have been successfully parsed as Section 5.3 requires. For this
+            // reason, if any path attribute errors are encountered in such an
+            // UPDATE message and if any encountered error specifies an error
+            // handling approach other than 'session reset', then the error
+            // handling approach MUST be 'treat-as-withdraw'."
+            let type_code = first.type_code;
+            errors.push(AttributeError {
+                type_code,
+                action: Action::TreatAsWithdraw,
+                reason: Reason::ErrorWithoutNlri,
+            });
+        }
         let mut u = Update {
             withdrawn,
             attributes: Arc::new(d.attrs),
@@ -799,6 +815,18 @@ mod tests {
         let u = Update::decode(&body(&[], &a, &[]), &ibgp()).unwrap();
         assert!(u.errors.is_empty());
         assert_eq!(u.announced().count(), 1);
+    }
+
+    #[test]
+    fn rfc7606_5_2_attribute_error_without_reachable_nlri_is_treat_as_withdraw() {
+        // A withdrawal carrying a malformed ATOMIC_AGGREGATE: discard becomes
+        // treat-as-withdraw; the withdrawal itself stands.
+        let a = [base(), attr(0x40, 6, &[1])].concat();
+        let u = Update::decode(&body(&NLRI, &a, &[]), &ibgp()).unwrap();
+        assert!(u.treated_as_withdraw());
+        assert_eq!(u.errors.last().unwrap().reason, Reason::ErrorWithoutNlri);
+        assert_eq!(u.withdrawn, vec![prefix()]);
+        assert!(u.attributes.is_empty());
     }
 
     #[test]
