@@ -595,6 +595,41 @@ mod tests {
     }
 
     #[test]
+    fn end_of_rib_through_message_framing() {
+        use crate::bgp::message::Message;
+        let eor = Update::end_of_rib(Family::IPV6_UNICAST);
+        let frame = Message::Update(eor.clone()).to_bytes(&ibgp()).unwrap();
+        // 19 header + 2 + 2 + MP_UNREACH_NLRI (3 header + AFI/SAFI)
+        assert_eq!(frame.len(), 29);
+        assert_eq!(&frame[19..], &[0, 0, 0, 6, 0x80, 15, 3, 0, 2, 1]);
+        match Message::decode(&frame, &ibgp()).unwrap() {
+            Message::Update(u) => assert_eq!(u.end_of_rib_family(), Some(Family::IPV6_UNICAST)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn two_octet_session_confed_path_encoding() {
+        let v = [3, 1, 0xfc, 0x00, 2, 1, 0xfd, 0xe9];
+        let u = with_as_path_ctx(&v, &two_octet());
+        assert!(u.errors.is_empty());
+        let p = u.attributes.as_path.as_ref().unwrap();
+        assert_eq!(p.segments[0].kind, SegmentType::AsConfedSequence);
+        assert_eq!(p.count(), 1);
+        let mut b = BytesMut::new();
+        u.encode_body(&two_octet(), &mut b);
+        assert!(
+            b.windows(11)
+                .any(|w| w == [0x40, 2, 8, 3, 1, 0xfc, 0x00, 2, 1, 0xfd, 0xe9])
+        );
+    }
+
+    fn with_as_path_ctx(v: &[u8], ctx: &CodecContext) -> Update {
+        let a = [ORIGIN.to_vec(), attr(0x40, 2, v), NEXT_HOP.to_vec()].concat();
+        Update::decode(&body(&[], &a, &NLRI), ctx).unwrap()
+    }
+
+    #[test]
     fn rfc4271_9_unknown_optional_transitive_kept_and_partial_on_resend() {
         let u = Update::decode(&with(&attr(0xc0, 99, &[1, 2, 3])), &ibgp()).unwrap();
         assert_eq!(

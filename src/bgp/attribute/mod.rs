@@ -7,7 +7,8 @@
 //! +---------------+---------------+------------------+-----------------+
 //! ```
 //! Decoding never fails on a single attribute: each decoder returns an
-//! [`AttrResult`], and [`decode`] combines them per RFC 7606 §3(h) (the
+//! [`AttrResult`], and the field decoder behind
+//! [`Update::decode`](crate::bgp::update::Update::decode) combines them per RFC 7606 §3(h) (the
 //! strongest approach wins; "session reset" returns the NOTIFICATION).
 
 pub mod aggregator;
