@@ -951,6 +951,44 @@ mod tests {
     }
 
     #[test]
+    fn rfc7606_7_2_ebgp_first_as_on_two_octet_session_is_as_trans() {
+        // A NEW peer with a 4-octet AS over a 2-octet session: AS_PATH starts
+        // with AS_TRANS (RFC 6793 §4.2.2), AS4_PATH with the real AS.
+        let ctx = CodecContext {
+            peer: PeerRelation::External {
+                peer_asn: Asn(4_200_000_000),
+            },
+            ..Default::default()
+        };
+        let as4 = attr(0xc0, 17, &[2, 1, 0xfa, 0x56, 0xea, 0x00]);
+        let a = [
+            ORIGIN.to_vec(),
+            attr(0x40, 2, &[2, 1, 0x5b, 0xa0]),
+            NEXT_HOP.to_vec(),
+            as4,
+        ]
+        .concat();
+        let u = Update::decode(&body(&[], &a, &NLRI), &ctx).unwrap();
+        assert!(u.errors.is_empty(), "{:?}", u.errors);
+        assert_eq!(
+            u.attributes.as_path,
+            Some(AsPath::sequence([4_200_000_000]))
+        );
+        // Anything else first is still refused.
+        let a = [
+            ORIGIN.to_vec(),
+            attr(0x40, 2, &[2, 1, 0xfd, 0xe9]),
+            NEXT_HOP.to_vec(),
+        ]
+        .concat();
+        assert!(
+            Update::decode(&body(&[], &a, &NLRI), &ctx)
+                .unwrap()
+                .treated_as_withdraw()
+        );
+    }
+
+    #[test]
     fn rfc7606_7_2_confed_segment_from_ebgp_peer_is_treat_as_withdraw() {
         let v = [3, 1, 0, 0, 0xfc, 0, 2, 1, 0, 0, 0xfd, 0xe9];
         let u = with_as_path(&v, &ebgp());

@@ -311,6 +311,9 @@ pub(crate) fn decode(mut buf: &[u8], ctx: &CodecContext) -> Result<Decoded, Noti
             Err(AttrFailure::Reset(n)) => return Err(n),
         }
     }
+    // Before the AS4 merge: the first AS must be checked as the peer sent
+    // it, where a 2-octet peer writes AS_TRANS for a 4-octet AS.
+    check_ebgp_path(ctx, &mut d);
     if ctx.four_octet_as {
         // RFC 6793 §4.1: "A NEW BGP speaker ... that receives the AS4_PATH
         // attribute or the AS4_AGGREGATOR attribute in an UPDATE message from
@@ -334,7 +337,6 @@ pub(crate) fn decode(mut buf: &[u8], ctx: &CodecContext) -> Result<Decoded, Noti
         let errs = super::as4::reconcile(&mut d.attrs, as4_path, as4_aggregator);
         d.errors.extend(errs);
     }
-    check_ebgp_path(ctx, &mut d);
     Ok(d)
 }
 
@@ -356,7 +358,7 @@ fn check_ebgp_path(ctx: &CodecContext, d: &mut Decoded) {
             Action::TreatAsWithdraw,
             Reason::ConfedSegmentFromExternal,
         );
-    } else if path.first_as() != Some(peer_asn) {
+    } else if path.first_as() != Some(expected_first_as(ctx, peer_asn)) {
         let first = path.first_as().map(|a: Asn| a.0);
         d.record(
             code,
@@ -366,6 +368,16 @@ fn check_ebgp_path(ctx: &CodecContext, d: &mut Decoded) {
                 peer: peer_asn.0,
             },
         );
+    }
+}
+
+/// The AS a peer's AS_PATH must start with on the wire: its own, or
+/// AS_TRANS when a 2-octet session carries a 4-octet AS (RFC 6793 §4.2.2).
+fn expected_first_as(ctx: &CodecContext, peer_asn: Asn) -> Asn {
+    if ctx.four_octet_as || peer_asn.is_two_octet() {
+        peer_asn
+    } else {
+        Asn::TRANS
     }
 }
 
