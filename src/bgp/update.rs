@@ -161,7 +161,7 @@ impl Update {
                 mandatory.push(AttrType::NextHop);
             }
             for t in mandatory {
-                if !d.seen.has(t.into()) {
+                if !d.seen.contains(t.into()) {
                     errors.push(AttributeError {
                         type_code: t.into(),
                         action: Action::TreatAsWithdraw,
@@ -336,6 +336,7 @@ pub(crate) mod strategy {
         )
             .prop_map(
                 |((o, p, nh, med, lp, aa, agg), (c, oid, cl, ec, lc, unknown))| PathAttributes {
+                    partial: partial_for(&agg, &c, &lc),
                     origin: o,
                     as_path: p,
                     next_hop: nh,
@@ -351,6 +352,26 @@ pub(crate) mod strategy {
                     unknown,
                 },
             )
+    }
+
+    /// Canonical Partial bits: only on optional transitive attributes that
+    /// are present, chosen by a bit of their own value.
+    fn partial_for(
+        agg: &Option<Aggregator>,
+        c: &Option<Vec<Community>>,
+        lc: &Option<Vec<LargeCommunity>>,
+    ) -> crate::bgp::attribute::AttrTypeSet {
+        let mut set = crate::bgp::attribute::AttrTypeSet::default();
+        if agg.is_some_and(|a| a.asn.0 & 1 == 1) {
+            set.insert(7);
+        }
+        if c.as_ref().is_some_and(|c| c[0].0 & 1 == 1) {
+            set.insert(8);
+        }
+        if lc.as_ref().is_some_and(|l| l[0].local2 & 1 == 1) {
+            set.insert(32);
+        }
+        set
     }
 
     /// Canonical updates for an iBGP session without ADD-PATH: whenever
@@ -643,6 +664,19 @@ mod tests {
         let mut b = BytesMut::new();
         u.encode_body(&ibgp(), &mut b);
         assert!(b.windows(6).any(|w| w == [0xe0, 99, 3, 1, 2, 3]));
+    }
+
+    #[test]
+    fn rfc4271_5_partial_bit_of_known_optional_transitive_kept() {
+        let u = Update::decode(&with(&attr(0xe0, 8, &[0xfd, 0xe9, 0, 1])), &ibgp()).unwrap();
+        assert!(u.attributes.partial.contains(8));
+        let mut b = BytesMut::new();
+        u.encode_body(&ibgp(), &mut b);
+        assert!(b.windows(7).any(|w| w == [0xe0, 8, 4, 0xfd, 0xe9, 0, 1]));
+        // Not kept on well-known attributes (their Partial bit must be 0).
+        let a = [vec![0x60, 1, 1, 0], AS_PATH.to_vec(), NEXT_HOP.to_vec()].concat();
+        let u = Update::decode(&body(&[], &a, &NLRI), &ibgp()).unwrap();
+        assert!(u.attributes.partial.is_empty());
     }
 
     #[test]
