@@ -161,7 +161,7 @@ impl Update {
                 mandatory.push(AttrType::NextHop);
             }
             for t in mandatory {
-                if !d.seen.has(t.into()) {
+                if !d.seen.contains(t.into()) {
                     errors.push(AttributeError {
                         type_code: t.into(),
                         action: Action::TreatAsWithdraw,
@@ -171,6 +171,22 @@ impl Update {
                     });
                 }
             }
+        }
+        if !has_nlri && let Some(first) = errors.first() {
+            // RFC 7606 §5.2: "if an UPDATE message is encountered that does
+            // contain path attributes other than MP_UNREACH_NLRI and doesn't
+            // encode any reachable NLRI, we cannot be confident that the NLRI
+            // have been successfully parsed as Section 5.3 requires. For this
+            // reason, if any path attribute errors are encountered in such an
+            // UPDATE message and if any encountered error specifies an error
+            // handling approach other than 'session reset', then the error
+            // handling approach MUST be 'treat-as-withdraw'."
+            let type_code = first.type_code;
+            errors.push(AttributeError {
+                type_code,
+                action: Action::TreatAsWithdraw,
+                reason: Reason::ErrorWithoutNlri,
+            });
         }
         let mut u = Update {
             withdrawn,
@@ -320,6 +336,7 @@ pub(crate) mod strategy {
         )
             .prop_map(
                 |((o, p, nh, med, lp, aa, agg), (c, oid, cl, ec, lc, unknown))| PathAttributes {
+                    partial: partial_for(&agg, &c, &lc),
                     origin: o,
                     as_path: p,
                     next_hop: nh,
@@ -335,6 +352,26 @@ pub(crate) mod strategy {
                     unknown,
                 },
             )
+    }
+
+    /// Canonical Partial bits: only on optional transitive attributes that
+    /// are present, chosen by a bit of their own value.
+    fn partial_for(
+        agg: &Option<Aggregator>,
+        c: &Option<Vec<Community>>,
+        lc: &Option<Vec<LargeCommunity>>,
+    ) -> crate::bgp::attribute::AttrTypeSet {
+        let mut set = crate::bgp::attribute::AttrTypeSet::default();
+        if agg.is_some_and(|a| a.asn.0 & 1 == 1) {
+            set.insert(7);
+        }
+        if c.as_ref().is_some_and(|c| c[0].0 & 1 == 1) {
+            set.insert(8);
+        }
+        if lc.as_ref().is_some_and(|l| l[0].local2 & 1 == 1) {
+            set.insert(32);
+        }
+        set
     }
 
     /// Canonical updates for an iBGP session without ADD-PATH: whenever
@@ -579,6 +616,41 @@ mod tests {
     }
 
     #[test]
+    fn end_of_rib_through_message_framing() {
+        use crate::bgp::message::Message;
+        let eor = Update::end_of_rib(Family::IPV6_UNICAST);
+        let frame = Message::Update(eor.clone()).to_bytes(&ibgp()).unwrap();
+        // 19 header + 2 + 2 + MP_UNREACH_NLRI (3 header + AFI/SAFI)
+        assert_eq!(frame.len(), 29);
+        assert_eq!(&frame[19..], &[0, 0, 0, 6, 0x80, 15, 3, 0, 2, 1]);
+        match Message::decode(&frame, &ibgp()).unwrap() {
+            Message::Update(u) => assert_eq!(u.end_of_rib_family(), Some(Family::IPV6_UNICAST)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn two_octet_session_confed_path_encoding() {
+        let v = [3, 1, 0xfc, 0x00, 2, 1, 0xfd, 0xe9];
+        let u = with_as_path_ctx(&v, &two_octet());
+        assert!(u.errors.is_empty());
+        let p = u.attributes.as_path.as_ref().unwrap();
+        assert_eq!(p.segments[0].kind, SegmentType::AsConfedSequence);
+        assert_eq!(p.count(), 1);
+        let mut b = BytesMut::new();
+        u.encode_body(&two_octet(), &mut b);
+        assert!(
+            b.windows(11)
+                .any(|w| w == [0x40, 2, 8, 3, 1, 0xfc, 0x00, 2, 1, 0xfd, 0xe9])
+        );
+    }
+
+    fn with_as_path_ctx(v: &[u8], ctx: &CodecContext) -> Update {
+        let a = [ORIGIN.to_vec(), attr(0x40, 2, v), NEXT_HOP.to_vec()].concat();
+        Update::decode(&body(&[], &a, &NLRI), ctx).unwrap()
+    }
+
+    #[test]
     fn rfc4271_9_unknown_optional_transitive_kept_and_partial_on_resend() {
         let u = Update::decode(&with(&attr(0xc0, 99, &[1, 2, 3])), &ibgp()).unwrap();
         assert_eq!(
@@ -592,6 +664,19 @@ mod tests {
         let mut b = BytesMut::new();
         u.encode_body(&ibgp(), &mut b);
         assert!(b.windows(6).any(|w| w == [0xe0, 99, 3, 1, 2, 3]));
+    }
+
+    #[test]
+    fn rfc4271_5_partial_bit_of_known_optional_transitive_kept() {
+        let u = Update::decode(&with(&attr(0xe0, 8, &[0xfd, 0xe9, 0, 1])), &ibgp()).unwrap();
+        assert!(u.attributes.partial.contains(8));
+        let mut b = BytesMut::new();
+        u.encode_body(&ibgp(), &mut b);
+        assert!(b.windows(7).any(|w| w == [0xe0, 8, 4, 0xfd, 0xe9, 0, 1]));
+        // Not kept on well-known attributes (their Partial bit must be 0).
+        let a = [vec![0x60, 1, 1, 0], AS_PATH.to_vec(), NEXT_HOP.to_vec()].concat();
+        let u = Update::decode(&body(&[], &a, &NLRI), &ibgp()).unwrap();
+        assert!(u.attributes.partial.is_empty());
     }
 
     #[test]
@@ -802,6 +887,18 @@ mod tests {
     }
 
     #[test]
+    fn rfc7606_5_2_attribute_error_without_reachable_nlri_is_treat_as_withdraw() {
+        // A withdrawal carrying a malformed ATOMIC_AGGREGATE: discard becomes
+        // treat-as-withdraw; the withdrawal itself stands.
+        let a = [base(), attr(0x40, 6, &[1])].concat();
+        let u = Update::decode(&body(&NLRI, &a, &[]), &ibgp()).unwrap();
+        assert!(u.treated_as_withdraw());
+        assert_eq!(u.errors.last().unwrap().reason, Reason::ErrorWithoutNlri);
+        assert_eq!(u.withdrawn, vec![prefix()]);
+        assert!(u.attributes.is_empty());
+    }
+
+    #[test]
     fn rfc7606_5_3_nlri_prefix_length_too_long_is_invalid_network_field() {
         let b = body(&[], &base(), &[33, 198, 18, 0, 0, 0]);
         assert_reset(&b, &ibgp(), UpdateError::InvalidNetworkField, &[]);
@@ -885,6 +982,44 @@ mod tests {
             }
         );
         assert!(!with_as_path(&[2, 1, 0, 0, 0xfd, 0xe9], &ebgp()).treated_as_withdraw());
+    }
+
+    #[test]
+    fn rfc7606_7_2_ebgp_first_as_on_two_octet_session_is_as_trans() {
+        // A NEW peer with a 4-octet AS over a 2-octet session: AS_PATH starts
+        // with AS_TRANS (RFC 6793 §4.2.2), AS4_PATH with the real AS.
+        let ctx = CodecContext {
+            peer: PeerRelation::External {
+                peer_asn: Asn(4_200_000_000),
+            },
+            ..Default::default()
+        };
+        let as4 = attr(0xc0, 17, &[2, 1, 0xfa, 0x56, 0xea, 0x00]);
+        let a = [
+            ORIGIN.to_vec(),
+            attr(0x40, 2, &[2, 1, 0x5b, 0xa0]),
+            NEXT_HOP.to_vec(),
+            as4,
+        ]
+        .concat();
+        let u = Update::decode(&body(&[], &a, &NLRI), &ctx).unwrap();
+        assert!(u.errors.is_empty(), "{:?}", u.errors);
+        assert_eq!(
+            u.attributes.as_path,
+            Some(AsPath::sequence([4_200_000_000]))
+        );
+        // Anything else first is still refused.
+        let a = [
+            ORIGIN.to_vec(),
+            attr(0x40, 2, &[2, 1, 0xfd, 0xe9]),
+            NEXT_HOP.to_vec(),
+        ]
+        .concat();
+        assert!(
+            Update::decode(&body(&[], &a, &NLRI), &ctx)
+                .unwrap()
+                .treated_as_withdraw()
+        );
     }
 
     #[test]

@@ -357,6 +357,46 @@ mod tests {
     }
 
     #[test]
+    fn ipv4_with_ipv6_next_hop_rfc8950_and_add_path() {
+        let c = CodecContext {
+            add_path: vec![Family::IPV4_UNICAST],
+            ..ctx()
+        };
+        let p: Vec<Nlri> = v4_24s(2000)
+            .into_iter()
+            .map(|n| Nlri {
+                path_id: Some(7),
+                ..n
+            })
+            .collect();
+        let nh = MpNextHop::V6 {
+            global: "2001:db8::1".parse().unwrap(),
+            link_local: None,
+        };
+        let mut a = attrs();
+        a.next_hop = None;
+        let msgs = pack_announcements(&c, &a, Family::IPV4_UNICAST, Some(&nh), &p).unwrap();
+        let ups = decode_all(&msgs, &c);
+        assert!(ups.iter().all(|u| u.nlri.is_empty()));
+        let got: Vec<(Family, Nlri)> = ups
+            .iter()
+            .flat_map(|u| u.announced().map(|(f, n)| (f, *n)).collect::<Vec<_>>())
+            .collect();
+        assert_eq!(got.len(), p.len());
+        assert!(
+            got.iter()
+                .zip(&p)
+                .all(|((f, n), want)| *f == Family::IPV4_UNICAST && n == want)
+        );
+        let per = (4096 - HEADER_LEN - 4 - 4 - 5 - 16 - {
+            let mut b = BytesMut::new();
+            a.encode(&c, &mut b);
+            b.len()
+        }) / 8;
+        assert_eq!(msgs.len(), p.len().div_ceil(per));
+    }
+
+    #[test]
     fn withdrawals_both_families_and_extended_messages() {
         for c in [
             ctx(),

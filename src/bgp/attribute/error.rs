@@ -42,6 +42,8 @@ pub enum Reason {
     As4PathLonger,
     #[error("AS4 attributes ignored: AGGREGATOR AS is not AS_TRANS")]
     As4IgnoredAggregatorNotTrans,
+    #[error("attribute error in an UPDATE without reachable NLRI")]
+    ErrorWithoutNlri,
     #[error("MP_REACH_NLRI of an unsupported family cannot be withdrawn")]
     RawMpReachDropped,
 }

@@ -53,10 +53,10 @@ impl ExtendedCommunity {
     }
 }
 
-/// RFC 7606 §7.14 (RFC 4360 revision): "The Extended Communities attribute
+/// RFC 7606 §7.14 (revising RFC 4360): "The Extended Community attribute
 /// SHALL be considered malformed if its length is not a non-zero multiple of
-/// 8. An UPDATE message with a malformed Extended Communities attribute
-/// SHALL be handled using the approach of 'treat-as-withdraw'."
+/// 8. An UPDATE message with a malformed Extended Community attribute SHALL
+/// be handled using the approach of 'treat-as-withdraw'."
 pub(crate) fn decode(value: &[u8]) -> AttrResult<Vec<ExtendedCommunity>> {
     if value.is_empty() || !value.len().is_multiple_of(8) {
         return withdraw(bad_len(value.len()));

@@ -7,7 +7,8 @@
 //! +---------------+---------------+------------------+-----------------+
 //! ```
 //! Decoding never fails on a single attribute: each decoder returns an
-//! [`AttrResult`], and [`decode`] combines them per RFC 7606 §3(h) (the
+//! [`AttrResult`], and the field decoder behind
+//! [`Update::decode`](crate::bgp::update::Update::decode) combines them per RFC 7606 §3(h) (the
 //! strongest approach wins; "session reset" returns the NOTIFICATION).
 
 pub mod aggregator;
@@ -107,11 +108,21 @@ pub struct PathAttributes {
     pub large_communities: Option<Vec<LargeCommunity>>,
     /// Unrecognized optional transitive attributes, in received order.
     pub unknown: Vec<RawAttribute>,
+    /// Recognized optional transitive attributes received with the Partial
+    /// bit set (some speaker on the path did not know them); sent on with it
+    /// set (RFC 4271 §5).
+    pub partial: AttrTypeSet,
 }
 
 impl PathAttributes {
     pub fn is_empty(&self) -> bool {
         *self == PathAttributes::default()
+    }
+
+    fn mark_partial(&self, code: AttrType, at: usize, buf: &mut BytesMut) {
+        if self.partial.contains(code.into()) {
+            buf[at] |= flags::PARTIAL;
+        }
     }
 
     /// Appends every attribute in type-code order (unknown ones merged in by
@@ -153,11 +164,15 @@ impl PathAttributes {
         }
         upto(AttrType::Aggregator, buf);
         if let Some(a) = &self.aggregator {
+            let at = buf.len();
             aggregator::encode(a, four, buf);
+            self.mark_partial(AttrType::Aggregator, at, buf);
         }
         upto(AttrType::Communities, buf);
         if let Some(c) = &self.communities {
+            let at = buf.len();
             communities::encode(c, buf);
+            self.mark_partial(AttrType::Communities, at, buf);
         }
         upto(AttrType::OriginatorId, buf);
         if let Some(o) = self.originator_id {
@@ -169,7 +184,9 @@ impl PathAttributes {
         }
         upto(AttrType::ExtendedCommunities, buf);
         if let Some(c) = &self.extended_communities {
+            let at = buf.len();
             extended_communities::encode(c, buf);
+            self.mark_partial(AttrType::ExtendedCommunities, at, buf);
         }
         upto(AttrType::As4Path, buf);
         if !four && let Some(p4) = self.as_path.as_ref().and_then(AsPath::as4_path) {
@@ -181,7 +198,9 @@ impl PathAttributes {
         }
         upto(AttrType::LargeCommunity, buf);
         if let Some(c) = &self.large_communities {
+            let at = buf.len();
             large_communities::encode(c, buf);
+            self.mark_partial(AttrType::LargeCommunity, at, buf);
         }
         upto(AttrType::Unknown(255), buf);
         for u in unknown {
@@ -190,17 +209,21 @@ impl PathAttributes {
     }
 }
 
-/// Which type codes appeared in a Path Attributes field.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Seen([u64; 4]);
+/// A set of attribute type codes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct AttrTypeSet([u64; 4]);
 
-impl Seen {
-    pub fn has(&self, t: u8) -> bool {
+impl AttrTypeSet {
+    pub fn contains(&self, t: u8) -> bool {
         self.0[usize::from(t >> 6)] & (1 << (t & 63)) != 0
     }
 
-    fn set(&mut self, t: u8) {
+    pub fn insert(&mut self, t: u8) {
         self.0[usize::from(t >> 6)] |= 1 << (t & 63);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0 == [0; 4]
     }
 }
 
@@ -211,7 +234,7 @@ pub(crate) struct Decoded {
     pub mp_reach: Option<MpReach>,
     pub mp_unreach: Option<MpUnreach>,
     pub errors: Vec<AttributeError>,
-    pub seen: Seen,
+    pub seen: AttrTypeSet,
 }
 
 impl Decoded {
@@ -264,7 +287,7 @@ pub(crate) fn decode(mut buf: &[u8], ctx: &CodecContext) -> Result<Decoded, Noti
         };
         buf = rest;
         let code = AttrType::from(raw.type_code);
-        if d.seen.has(raw.type_code) {
+        if d.seen.contains(raw.type_code) {
             // RFC 7606 §3(g): "If the MP_REACH_NLRI attribute or the
             // MP_UNREACH_NLRI [RFC4760] attribute appears more than once in
             // the UPDATE message, then a NOTIFICATION message MUST be sent
@@ -282,7 +305,7 @@ pub(crate) fn decode(mut buf: &[u8], ctx: &CodecContext) -> Result<Decoded, Noti
             d.record(raw.type_code, Action::Discard, Reason::Duplicate);
             continue;
         }
-        d.seen.set(raw.type_code);
+        d.seen.insert(raw.type_code);
         let Some(expected) = code.expected_flags() else {
             unknown_attribute(raw, &mut d)?;
             continue;
@@ -305,6 +328,16 @@ pub(crate) fn decode(mut buf: &[u8], ctx: &CodecContext) -> Result<Decoded, Noti
         }
         let outcome = known_attribute(code, raw, ctx, &mut d, &mut as4_path, &mut as4_aggregator);
         match outcome {
+            // RFC 4271 §5: the Partial bit of an optional transitive
+            // attribute, once set, stays set as the attribute travels on.
+            // AS4_* are rebuilt on encode, so theirs is not kept.
+            Ok(())
+                if raw.flags & flags::PARTIAL != 0
+                    && expected == OPT_TRANS
+                    && !matches!(code, AttrType::As4Path | AttrType::As4Aggregator) =>
+            {
+                d.attrs.partial.insert(raw.type_code);
+            }
             Ok(()) => {}
             Err(AttrFailure::Soft(action, reason)) => d.record(raw.type_code, action, reason),
             Err(AttrFailure::Reset(n)) => return Err(n),

@@ -122,8 +122,8 @@ fn family_of(value: &[u8]) -> Family {
 /// MP_REACH attribute is inconsistent with that which was expected, the
 /// attribute is considered malformed. Since the next hop precedes the NLRI
 /// field in the attribute, in this case it will not be possible to reliably
-/// locate the NLRI; thus, the 'session reset' approach or the 'AFI/SAFI
-/// disable' approach MUST be used." NLRI that cannot be parsed likewise
+/// locate the NLRI; thus, the 'session reset' or 'AFI/SAFI disable'
+/// approach MUST be used." NLRI that cannot be parsed likewise
 /// (RFC 7606 §3(j), §5.3). The NOTIFICATION is UPDATE Message Error /
 /// Optional Attribute Error with the attribute as data (RFC 4760 §7,
 /// RFC 4271 §6.3).
