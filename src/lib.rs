@@ -1,5 +1,6 @@
 //! podroute: BGP route distribution for L3 pod networking, and the CNI plugins that attach pods.
 
+pub mod agent;
 pub mod bgp;
 pub mod config;
 pub mod control;

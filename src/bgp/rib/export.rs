@@ -141,6 +141,30 @@ impl Rib {
         messages
     }
 
+    /// Answers a ROUTE-REFRESH (RFC 2918 §4): re-sends everything the peer
+    /// should have of `family`.
+    pub fn refresh(&mut self, peer: IpAddr, family: Family) -> Vec<super::RibOutput> {
+        let Some(&index) = self.by_addr.get(&peer) else {
+            return Vec::new();
+        };
+        if let Some(Some(slot)) = self.slots.get_mut(usize::from(index)) {
+            slot.out.sent.retain(|p, _| family_of(p) != family);
+        }
+        let prefixes: Vec<IpNet> = self
+            .config
+            .own_prefixes
+            .iter()
+            .copied()
+            .chain(self.loc.keys().copied())
+            .filter(|p| family_of(p) == family)
+            .collect();
+        let messages = self.export_to(index, prefixes.into_iter(), false);
+        if messages.is_empty() {
+            return Vec::new();
+        }
+        vec![super::RibOutput::Send { peer, messages }]
+    }
+
     /// What `target` should hear about `prefix`, if anything.
     fn wanted(&self, target: &PeerSlot, prefix: &IpNet) -> Option<Advertised> {
         let ebgp = target.info.is_ebgp(self.config.local_asn);

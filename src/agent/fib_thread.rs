@@ -1,0 +1,281 @@
+//! The FIB thread: the single writer of the kernel table, fed by the RIB, resolving BGP next hops and reconciling periodically.
+//!
+//! The FIB code is synchronous (blocking netlink with deadlines, see
+//! `src/fib/`), so it runs on its own OS thread. Requests arrive on a
+//! channel; many queued changes are applied as one batch.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+use tokio::sync::oneshot;
+use tracing::{debug, info, warn};
+
+use super::AgentError;
+use crate::bgp::rib::FibChange;
+use crate::control::FibView;
+use crate::fib::{
+    Fib, FibConfig, FibError, Resolution, Resolver, ResolverConfig, RouteChange, RouteProtocol, RouteTarget, RouteType,
+    RouteWatch,
+};
+
+/// Requests to the FIB thread.
+#[derive(Debug)]
+pub enum FibRequest {
+    /// BGP-level changes from the RIB (next hops as learned).
+    Apply(Vec<FibChange>),
+    /// The node's own pod CIDRs, held as blackhole routes.
+    OwnPrefixes(Vec<IpNet>),
+    /// The podroute routes the kernel holds now.
+    Dump(oneshot::Sender<Result<Vec<FibView>, String>>),
+    /// Stop; without `keep_routes`, remove every podroute route first.
+    Shutdown { keep_routes: bool, done: oneshot::Sender<()> },
+}
+
+/// How often the kernel table is compared with what podroute wants.
+pub const RECONCILE_INTERVAL: Duration = Duration::from_secs(30);
+/// How long routes left by an earlier instance are kept (forwarding on)
+/// before those nobody re-announced are removed.
+pub const STALE_DEFERRAL: Duration = Duration::from_secs(30);
+
+/// Handle on the running FIB thread.
+pub struct FibHandle {
+    pub requests: Sender<FibRequest>,
+    #[allow(dead_code)]
+    pub thread: JoinHandle<()>,
+}
+
+/// Opens the kernel FIB of this network namespace on a new thread.
+/// Fails if netlink cannot be opened (reported before the agent starts).
+pub fn spawn(table: u32) -> Result<FibHandle, AgentError> {
+    let (tx, rx) = mpsc::channel();
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("podroute-fib".into())
+        .spawn(move || match FibThread::open(table) {
+            Ok(mut t) => {
+                let _ = ready_tx.send(Ok(()));
+                t.run(rx);
+            }
+            Err(e) => {
+                let _ = ready_tx.send(Err(e));
+            }
+        })
+        .map_err(AgentError::Io)?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok(FibHandle { requests: tx, thread }),
+        Ok(Err(e)) => Err(AgentError::Fib(e)),
+        Err(_) => Err(AgentError::Stopped("the FIB thread died at start")),
+    }
+}
+
+struct FibThread {
+    fib: Fib,
+    resolver: Resolver,
+    watch: RouteWatch,
+    table: u32,
+    /// Next hops as BGP learned them, to re-resolve when the kernel changes.
+    bgp: HashMap<IpNet, Vec<IpAddr>>,
+    own: Vec<IpNet>,
+    started: Instant,
+    stale_purged: bool,
+    next_reconcile: Instant,
+}
+
+impl FibThread {
+    fn open(table: u32) -> Result<Self, FibError> {
+        let mut fib = Fib::open(FibConfig {
+            table,
+            ..FibConfig::default()
+        })?;
+        // Routes an earlier instance installed keep forwarding until the RIB
+        // confirms or the deferral ends (RFC 4724 spirit, also without GR).
+        let adopted = fib.adopt()?;
+        if !adopted.is_empty() {
+            info!(routes = adopted.len(), "kept routes of a previous podroute instance");
+        }
+        let resolver = Resolver::open(ResolverConfig::default())?;
+        let watch = RouteWatch::open(Some(RouteProtocol::Podroute))?;
+        Ok(FibThread {
+            fib,
+            resolver,
+            watch,
+            table,
+            bgp: HashMap::new(),
+            own: Vec::new(),
+            started: Instant::now(),
+            stale_purged: adopted.is_empty(),
+            next_reconcile: Instant::now() + RECONCILE_INTERVAL,
+        })
+    }
+
+    fn run(&mut self, rx: Receiver<FibRequest>) {
+        loop {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(FibRequest::Shutdown { keep_routes, done }) => {
+                    if !keep_routes {
+                        self.remove_all();
+                    }
+                    let _ = done.send(());
+                    return;
+                }
+                Ok(first) => {
+                    // Take everything queued: one batch for the kernel.
+                    let mut requests = vec![first];
+                    let mut shutdown = None;
+                    while let Ok(r) = rx.try_recv() {
+                        if let FibRequest::Shutdown { .. } = r {
+                            shutdown = Some(r);
+                            break;
+                        }
+                        requests.push(r);
+                    }
+                    for r in requests {
+                        self.handle(r);
+                    }
+                    self.flush();
+                    if let Some(FibRequest::Shutdown { keep_routes, done }) = shutdown {
+                        if !keep_routes {
+                            self.remove_all();
+                        }
+                        let _ = done.send(());
+                        return;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+            self.housekeeping();
+        }
+    }
+
+    fn handle(&mut self, request: FibRequest) {
+        match request {
+            FibRequest::Apply(changes) => {
+                for c in changes {
+                    if c.next_hops.is_empty() {
+                        self.bgp.remove(&c.prefix);
+                        self.stage(RouteChange::Remove(c.prefix));
+                    } else {
+                        let change = self.resolve(c.prefix, &c.next_hops);
+                        self.bgp.insert(c.prefix, c.next_hops);
+                        self.stage(change);
+                    }
+                }
+            }
+            FibRequest::OwnPrefixes(prefixes) => {
+                let gone: Vec<IpNet> = self.own.iter().filter(|p| !prefixes.contains(p)).copied().collect();
+                for p in gone {
+                    self.stage(RouteChange::Remove(p));
+                }
+                for p in &prefixes {
+                    self.stage(RouteChange::Set(*p, RouteTarget::Blackhole));
+                }
+                self.own = prefixes;
+            }
+            FibRequest::Dump(reply) => {
+                let _ = reply.send(self.dump());
+            }
+            FibRequest::Shutdown { .. } => {}
+        }
+    }
+
+    /// BGP next hops → kernel next hops: each resolved against the kernel's
+    /// own routes (recursively, through a route reflector's subnet); the
+    /// unreachable ones are dropped, and with none left the route goes.
+    fn resolve(&self, prefix: IpNet, next_hops: &[IpAddr]) -> RouteChange {
+        let mut hops = Vec::new();
+        for nh in next_hops {
+            match self.resolver.resolve(*nh) {
+                Resolution::Reachable(h) => hops.extend_from_slice(h.as_slice()),
+                Resolution::Unreachable => debug!(%prefix, next_hop = %nh, "next hop unreachable; path not installed"),
+            }
+        }
+        match crate::fib::NextHops::new(hops) {
+            Ok(h) => RouteChange::Set(prefix, RouteTarget::Unicast(h)),
+            Err(_) => RouteChange::Remove(prefix),
+        }
+    }
+
+    fn stage(&mut self, change: RouteChange) {
+        if let Err(e) = self.fib.stage(change) {
+            warn!(error = %e, "route change refused");
+        }
+    }
+
+    fn flush(&mut self) {
+        match self.fib.flush() {
+            Ok(report) => debug!(?report, "FIB flushed"),
+            Err(e) => warn!(error = %e, "FIB flush failed; retried on the next one"),
+        }
+    }
+
+    fn housekeeping(&mut self) {
+        if self.watch.ready() {
+            match self.watch.wait(Duration::ZERO) {
+                Ok(events) if !events.is_empty() => self.kernel_changed(),
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, "route watch failed"),
+            }
+        }
+        if !self.stale_purged && self.started.elapsed() >= STALE_DEFERRAL {
+            self.stale_purged = true;
+            match self.fib.purge_stale() {
+                Ok(r) => info!(report = ?r, "removed routes of the previous instance nobody re-announced"),
+                Err(e) => warn!(error = %e, "removing stale routes failed"),
+            }
+        }
+        if Instant::now() >= self.next_reconcile || self.fib.needs_reconcile() {
+            self.next_reconcile = Instant::now() + RECONCILE_INTERVAL;
+            match self.fib.reconcile() {
+                Ok((rep, _)) => debug!(?rep, "FIB reconciled"),
+                Err(e) => warn!(error = %e, "FIB reconcile failed"),
+            }
+        }
+    }
+
+    /// A non-podroute route, address or link changed: next hops may resolve
+    /// differently now.
+    fn kernel_changed(&mut self) {
+        if let Err(e) = self.resolver.refresh() {
+            warn!(error = %e, "cannot re-read the kernel routes for next-hop resolution");
+            return;
+        }
+        let all: Vec<(IpNet, Vec<IpAddr>)> = self.bgp.iter().map(|(p, n)| (*p, n.clone())).collect();
+        for (prefix, hops) in all {
+            let change = self.resolve(prefix, &hops);
+            self.stage(change);
+        }
+        self.flush();
+    }
+
+    fn remove_all(&mut self) {
+        let prefixes: Vec<IpNet> = self.bgp.keys().copied().chain(self.own.iter().copied()).collect();
+        for p in prefixes {
+            self.stage(RouteChange::Remove(p));
+        }
+        self.flush();
+    }
+
+    fn dump(&mut self) -> Result<Vec<FibView>, String> {
+        let routes = self.fib.dump().map_err(|e| e.to_string())?;
+        let mut views: Vec<FibView> = routes
+            .into_iter()
+            .filter(|r| r.protocol == RouteProtocol::Podroute)
+            .map(|r| FibView {
+                prefix: r.prefix,
+                next_hops: r.next_hops.iter().filter_map(|h| h.gateway).collect(),
+                table: self.table,
+                kind: match r.kind {
+                    RouteType::Blackhole => "blackhole".into(),
+                    _ => "unicast".into(),
+                },
+            })
+            .collect();
+        views.sort_by_key(|v| v.prefix);
+        Ok(views)
+    }
+}

@@ -1,0 +1,305 @@
+//! `podroute agent`: wires the config, the peer tasks, the RIB task, the FIB thread, the listeners, the control socket and signals together.
+
+mod fib_thread;
+mod listener;
+mod rib_task;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, info, warn};
+
+use crate::bgp::capability::Capability;
+use crate::bgp::fsm::SessionConfig;
+use crate::bgp::notification::{CeaseSubcode, Notification};
+use crate::bgp::open::Open;
+use crate::bgp::peer::{self, PeerCommand, PeerEvent, PeerHandle, PeerSettings};
+use crate::bgp::rib::{ImportPolicy, Rib, RibConfig};
+use crate::bgp::types::{Family, RouterId};
+use crate::config::{Config, ConfigError, PeerConfig};
+use crate::fib::FibError;
+
+use fib_thread::{FibHandle, FibRequest};
+use listener::InboundMap;
+use rib_task::{RibInput, RibTask};
+
+/// Why the agent could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot open the kernel routing table: {0}")]
+    Fib(FibError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: std::net::SocketAddr, source: std::io::Error },
+    #[error("control socket {path}: {source}")]
+    Control { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Stopped(&'static str),
+}
+
+/// Runs the agent in the foreground until SIGTERM or SIGINT.
+pub fn run(config_path: &Path) -> Result<(), AgentError> {
+    let config = Config::load(config_path)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("podroute")
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut agent = Agent::start(config_path.to_path_buf(), config).await?;
+        agent.run().await
+    })
+}
+
+fn rib_config(config: &Arc<Config>) -> RibConfig {
+    RibConfig {
+        local_asn: config.node.asn,
+        router_id: RouterId(config.node.router_id),
+        cluster_id: config.cluster_id(),
+        own_prefixes: config.node.pod_cidrs.clone(),
+        import: ImportPolicy::new(config.clone()),
+        ecmp: config.fib.ecmp,
+    }
+}
+
+/// The OPEN podroute sends: IPv4 and IPv6 unicast, route refresh, 4-octet
+/// AS (added by `Open::new`), extended messages.
+fn local_open(config: &Config, peer: &PeerConfig) -> Open {
+    Open::new(
+        config.node.asn,
+        config.hold_time(peer).seconds(),
+        RouterId(config.node.router_id),
+        vec![
+            Capability::Multiprotocol(Family::IPV4_UNICAST),
+            Capability::Multiprotocol(Family::IPV6_UNICAST),
+            Capability::RouteRefresh,
+            Capability::ExtendedMessage,
+        ],
+    )
+}
+
+fn peer_settings(config: &Config, peer: &PeerConfig) -> PeerSettings {
+    PeerSettings {
+        address: peer.address,
+        port: peer.port,
+        local_address: peer.local_address,
+        session: SessionConfig {
+            local_asn: config.node.asn,
+            peer_asn: peer.asn,
+            router_id: RouterId(config.node.router_id),
+            local_open: local_open(config, peer),
+            passive: peer.passive,
+            connect_retry: config.bgp.connect_retry.duration(),
+        },
+    }
+}
+
+struct RunningPeer {
+    config: PeerConfig,
+    handle: PeerHandle,
+}
+
+struct Agent {
+    path: PathBuf,
+    config: Arc<Config>,
+    peers: HashMap<IpAddr, RunningPeer>,
+    inbound: InboundMap,
+    peer_events: mpsc::Sender<PeerEvent>,
+    rib: mpsc::Sender<RibInput>,
+    rib_task: tokio::task::JoinHandle<()>,
+    fib: FibHandle,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Agent {
+    async fn start(path: PathBuf, config: Config) -> Result<Agent, AgentError> {
+        let config = Arc::new(config);
+        info!(node = %config.node.name, asn = %config.node.asn, router_id = %config.node.router_id, peers = config.bgp.peers.len(), "podroute agent starting");
+        let fib = fib_thread::spawn(config.fib.table.id())?;
+        let _ = fib.requests.send(FibRequest::OwnPrefixes(config.node.pod_cidrs.clone()));
+
+        let (peer_events, peer_rx) = mpsc::channel(1024);
+        let (rib, rib_rx) = mpsc::channel(64);
+        let task = RibTask::new(Rib::new(rib_config(&config)), config.clone(), fib.requests.clone());
+        let rib_task = tokio::spawn(task.run(peer_rx, rib_rx));
+
+        let mut tasks = Vec::new();
+        let (control_tx, mut control_rx) = mpsc::channel(16);
+        let socket = config.control.socket.clone();
+        // Bind now so a bad path fails the start, not later.
+        let control = {
+            let socket = socket.clone();
+            tokio::spawn(async move {
+                if let Err(e) = crate::control::serve(&socket, control_tx).await {
+                    error!(path = %socket.display(), error = %e, "control socket failed");
+                }
+            })
+        };
+        tasks.push(control);
+        let rib_for_control = rib.clone();
+        tasks.push(tokio::spawn(async move {
+            while let Some(req) = control_rx.recv().await {
+                if rib_for_control.send(RibInput::Control(req)).await.is_err() {
+                    return;
+                }
+            }
+        }));
+
+        let inbound: InboundMap = Arc::new(Mutex::new(HashMap::new()));
+        for addr in &config.bgp.listen {
+            let l = listener::bind(*addr).map_err(|source| AgentError::Listen { addr: *addr, source })?;
+            tasks.push(tokio::spawn(listener::serve(l, inbound.clone())));
+        }
+
+        let mut agent = Agent {
+            path,
+            config: config.clone(),
+            peers: HashMap::new(),
+            inbound,
+            peer_events,
+            rib,
+            rib_task,
+            fib,
+            tasks,
+        };
+        for p in config.bgp.peers.clone() {
+            agent.start_peer(p);
+        }
+        Ok(agent)
+    }
+
+    fn start_peer(&mut self, p: PeerConfig) {
+        let handle = peer::spawn(peer_settings(&self.config, &p), self.peer_events.clone());
+        if let Ok(mut m) = self.inbound.lock() {
+            m.insert(p.address, handle.inbound.clone());
+        }
+        info!(peer = %p.address, asn = %p.asn, "peer configured");
+        self.peers.insert(p.address, RunningPeer { config: p, handle });
+    }
+
+    async fn stop_peer(&mut self, addr: IpAddr, why: Notification) {
+        if let Ok(mut m) = self.inbound.lock() {
+            m.remove(&addr);
+        }
+        if let Some(p) = self.peers.remove(&addr) {
+            let _ = p.handle.commands.send(PeerCommand::Stop(why));
+            let _ = tokio::time::timeout(Duration::from_secs(3), p.handle.task).await;
+        }
+        let _ = self.rib.send(RibInput::PeerRemoved(addr)).await;
+    }
+
+    async fn run(&mut self) -> Result<(), AgentError> {
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = hup.recv() => self.reload().await,
+            }
+        }
+        self.shutdown().await;
+        Ok(())
+    }
+
+    /// SIGHUP: re-read the file; peers added, removed or changed are
+    /// started, stopped or restarted, and the others keep their sessions.
+    async fn reload(&mut self) {
+        let new = match Config::load(&self.path) {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                error!(error = %e, "reload refused; the running configuration stays");
+                return;
+            }
+        };
+        let old = self.config.clone();
+        if new.fib != old.fib || new.control != old.control || new.bgp.listen != old.bgp.listen {
+            error!("reload refused: [fib], [control] and bgp.listen change only with a restart");
+            return;
+        }
+        let globals_changed = new.node != old.node
+            || new.cluster != old.cluster
+            || new.bgp.hold_time != old.bgp.hold_time
+            || new.bgp.connect_retry != old.bgp.connect_retry
+            || new.bgp.cluster_id != old.bgp.cluster_id
+            || new.bgp.import != old.bgp.import;
+        self.config = new.clone();
+        if globals_changed {
+            warn!("node, cluster or global BGP settings changed: restarting every session");
+            let addrs: Vec<IpAddr> = self.peers.keys().copied().collect();
+            for a in addrs {
+                self.stop_peer(a, Notification::cease(CeaseSubcode::OtherConfigurationChange, [])).await;
+            }
+            let _ = self.rib.send(RibInput::Reset(Box::new(Rib::new(rib_config(&new))), new.clone())).await;
+            let _ = self.fib.requests.send(FibRequest::OwnPrefixes(new.node.pod_cidrs.clone()));
+            for p in new.bgp.peers.clone() {
+                self.start_peer(p);
+            }
+            info!("configuration reloaded");
+            return;
+        }
+        let _ = self.rib.send(RibInput::Config(new.clone())).await;
+        let wanted: HashMap<IpAddr, &PeerConfig> = new.bgp.peers.iter().map(|p| (p.address, p)).collect();
+        let running: Vec<IpAddr> = self.peers.keys().copied().collect();
+        for addr in running {
+            match wanted.get(&addr) {
+                None => {
+                    info!(peer = %addr, "peer removed from the configuration");
+                    self.stop_peer(addr, Notification::cease(CeaseSubcode::PeerDeconfigured, [])).await;
+                }
+                Some(p) if **p != self.peers[&addr].config => {
+                    info!(peer = %addr, "peer settings changed: restarting its session");
+                    self.stop_peer(addr, Notification::cease(CeaseSubcode::OtherConfigurationChange, [])).await;
+                    self.start_peer((*p).clone());
+                }
+                Some(_) => {}
+            }
+        }
+        for p in &new.bgp.peers {
+            if !self.peers.contains_key(&p.address) {
+                self.start_peer(p.clone());
+            }
+        }
+        info!("configuration reloaded");
+    }
+
+    async fn shutdown(&mut self) {
+        info!("stopping: closing sessions");
+        let why = Notification::admin_shutdown(CeaseSubcode::AdministrativeShutdown, "podroute agent stopping");
+        let peers: Vec<RunningPeer> = self.peers.drain().map(|(_, p)| p).collect();
+        for p in &peers {
+            let _ = p.handle.commands.send(PeerCommand::Stop(why.clone()));
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            for p in peers {
+                let _ = p.handle.task.await;
+            }
+        })
+        .await;
+        let (done, wait) = oneshot::channel();
+        if self.rib.send(RibInput::Shutdown(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+        // Without graceful restart a stopped agent must not leave routes that
+        // nothing maintains.
+        let (done, wait) = oneshot::channel();
+        if self.fib.requests.send(FibRequest::Shutdown { keep_routes: false, done }).is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), wait).await;
+        }
+        for t in &self.tasks {
+            t.abort();
+        }
+        self.rib_task.abort();
+        let _ = std::fs::remove_file(&self.config.control.socket);
+        info!("stopped");
+    }
+}
