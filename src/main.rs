@@ -21,6 +21,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the agent in the foreground: peer over BGP, program the kernel.
+    Agent {
+        /// The TOML config file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Log format on stderr.
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: LogFormat,
+    },
     /// Read and validate an agent config file, like `bird -p`.
     CheckConfig {
         /// The TOML config file.
@@ -39,6 +48,12 @@ enum Command {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum ShowWhat {
     /// BGP sessions and their prefix counts.
     Neighbors,
@@ -51,6 +66,17 @@ enum ShowWhat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Agent { config, log_format } => {
+            init_logging(log_format);
+            match podroute::agent::run(&config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "agent failed");
+                    eprintln!("podroute agent: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::CheckConfig { file } => match Config::load(&file) {
             Ok(config) => {
                 println!(
@@ -68,6 +94,20 @@ fn main() -> ExitCode {
             }
         },
         Command::Show { what, json, socket } => show(what, json, &socket),
+    }
+}
+
+/// Logs to stderr; `RUST_LOG` (e.g. `podroute=debug`) overrides the level.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
     }
 }
 

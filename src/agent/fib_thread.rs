@@ -18,8 +18,8 @@ use super::AgentError;
 use crate::bgp::rib::FibChange;
 use crate::control::FibView;
 use crate::fib::{
-    Fib, FibConfig, FibError, Resolution, Resolver, ResolverConfig, RouteChange, RouteProtocol, RouteTarget, RouteType,
-    RouteWatch,
+    Fib, FibConfig, FibError, Resolution, Resolver, ResolverConfig, RouteChange, RouteProtocol,
+    RouteTarget, RouteType, RouteWatch,
 };
 
 /// Requests to the FIB thread.
@@ -32,7 +32,10 @@ pub enum FibRequest {
     /// The podroute routes the kernel holds now.
     Dump(oneshot::Sender<Result<Vec<FibView>, String>>),
     /// Stop; without `keep_routes`, remove every podroute route first.
-    Shutdown { keep_routes: bool, done: oneshot::Sender<()> },
+    Shutdown {
+        keep_routes: bool,
+        done: oneshot::Sender<()>,
+    },
 }
 
 /// How often the kernel table is compared with what podroute wants.
@@ -66,7 +69,10 @@ pub fn spawn(table: u32) -> Result<FibHandle, AgentError> {
         })
         .map_err(AgentError::Io)?;
     match ready_rx.recv() {
-        Ok(Ok(())) => Ok(FibHandle { requests: tx, thread }),
+        Ok(Ok(())) => Ok(FibHandle {
+            requests: tx,
+            thread,
+        }),
         Ok(Err(e)) => Err(AgentError::Fib(e)),
         Err(_) => Err(AgentError::Stopped("the FIB thread died at start")),
     }
@@ -95,7 +101,10 @@ impl FibThread {
         // confirms or the deferral ends (RFC 4724 spirit, also without GR).
         let adopted = fib.adopt()?;
         if !adopted.is_empty() {
-            info!(routes = adopted.len(), "kept routes of a previous podroute instance");
+            info!(
+                routes = adopted.len(),
+                "kept routes of a previous podroute instance"
+            );
         }
         let resolver = Resolver::open(ResolverConfig::default())?;
         let watch = RouteWatch::open(Some(RouteProtocol::Podroute))?;
@@ -167,7 +176,12 @@ impl FibThread {
                 }
             }
             FibRequest::OwnPrefixes(prefixes) => {
-                let gone: Vec<IpNet> = self.own.iter().filter(|p| !prefixes.contains(p)).copied().collect();
+                let gone: Vec<IpNet> = self
+                    .own
+                    .iter()
+                    .filter(|p| !prefixes.contains(p))
+                    .copied()
+                    .collect();
                 for p in gone {
                     self.stage(RouteChange::Remove(p));
                 }
@@ -191,7 +205,9 @@ impl FibThread {
         for nh in next_hops {
             match self.resolver.resolve(*nh) {
                 Resolution::Reachable(h) => hops.extend_from_slice(h.as_slice()),
-                Resolution::Unreachable => debug!(%prefix, next_hop = %nh, "next hop unreachable; path not installed"),
+                Resolution::Unreachable => {
+                    debug!(%prefix, next_hop = %nh, "next hop unreachable; path not installed")
+                }
             }
         }
         match crate::fib::NextHops::new(hops) {
@@ -224,7 +240,9 @@ impl FibThread {
         if !self.stale_purged && self.started.elapsed() >= STALE_DEFERRAL {
             self.stale_purged = true;
             match self.fib.purge_stale() {
-                Ok(r) => info!(report = ?r, "removed routes of the previous instance nobody re-announced"),
+                Ok(r) => {
+                    info!(report = ?r, "removed routes of the previous instance nobody re-announced")
+                }
                 Err(e) => warn!(error = %e, "removing stale routes failed"),
             }
         }
@@ -244,7 +262,8 @@ impl FibThread {
             warn!(error = %e, "cannot re-read the kernel routes for next-hop resolution");
             return;
         }
-        let all: Vec<(IpNet, Vec<IpAddr>)> = self.bgp.iter().map(|(p, n)| (*p, n.clone())).collect();
+        let all: Vec<(IpNet, Vec<IpAddr>)> =
+            self.bgp.iter().map(|(p, n)| (*p, n.clone())).collect();
         for (prefix, hops) in all {
             let change = self.resolve(prefix, &hops);
             self.stage(change);
@@ -253,7 +272,12 @@ impl FibThread {
     }
 
     fn remove_all(&mut self) {
-        let prefixes: Vec<IpNet> = self.bgp.keys().copied().chain(self.own.iter().copied()).collect();
+        let prefixes: Vec<IpNet> = self
+            .bgp
+            .keys()
+            .copied()
+            .chain(self.own.iter().copied())
+            .collect();
         for p in prefixes {
             self.stage(RouteChange::Remove(p));
         }

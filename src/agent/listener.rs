@@ -49,7 +49,9 @@ pub async fn serve(listener: TcpListener, peers: InboundMap) {
                     debug!(peer = %ip, "peer task busy or gone; connection dropped");
                 }
             }
-            None => info!(remote = %remote, "connection from an address that is not a configured peer; closed"),
+            None => {
+                info!(remote = %remote, "connection from an address that is not a configured peer; closed")
+            }
         }
     }
 }

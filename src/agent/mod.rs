@@ -36,9 +36,15 @@ pub enum AgentError {
     #[error("cannot open the kernel routing table: {0}")]
     Fib(FibError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: std::net::SocketAddr, source: std::io::Error },
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("control socket {path}: {source}")]
-    Control { path: PathBuf, source: std::io::Error },
+    Control {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Io(#[from] std::io::Error),
     #[error("{0}")]
@@ -124,11 +130,17 @@ impl Agent {
         let config = Arc::new(config);
         info!(node = %config.node.name, asn = %config.node.asn, router_id = %config.node.router_id, peers = config.bgp.peers.len(), "podroute agent starting");
         let fib = fib_thread::spawn(config.fib.table.id())?;
-        let _ = fib.requests.send(FibRequest::OwnPrefixes(config.node.pod_cidrs.clone()));
+        let _ = fib
+            .requests
+            .send(FibRequest::OwnPrefixes(config.node.pod_cidrs.clone()));
 
         let (peer_events, peer_rx) = mpsc::channel(1024);
         let (rib, rib_rx) = mpsc::channel(64);
-        let task = RibTask::new(Rib::new(rib_config(&config)), config.clone(), fib.requests.clone());
+        let task = RibTask::new(
+            Rib::new(rib_config(&config)),
+            config.clone(),
+            fib.requests.clone(),
+        );
         let rib_task = tokio::spawn(task.run(peer_rx, rib_rx));
 
         let mut tasks = Vec::new();
@@ -155,7 +167,10 @@ impl Agent {
 
         let inbound: InboundMap = Arc::new(Mutex::new(HashMap::new()));
         for addr in &config.bgp.listen {
-            let l = listener::bind(*addr).map_err(|source| AgentError::Listen { addr: *addr, source })?;
+            let l = listener::bind(*addr).map_err(|source| AgentError::Listen {
+                addr: *addr,
+                source,
+            })?;
             tasks.push(tokio::spawn(listener::serve(l, inbound.clone())));
         }
 
@@ -182,7 +197,8 @@ impl Agent {
             m.insert(p.address, handle.inbound.clone());
         }
         info!(peer = %p.address, asn = %p.asn, "peer configured");
-        self.peers.insert(p.address, RunningPeer { config: p, handle });
+        self.peers
+            .insert(p.address, RunningPeer { config: p, handle });
     }
 
     async fn stop_peer(&mut self, addr: IpAddr, why: Notification) {
@@ -237,10 +253,23 @@ impl Agent {
             warn!("node, cluster or global BGP settings changed: restarting every session");
             let addrs: Vec<IpAddr> = self.peers.keys().copied().collect();
             for a in addrs {
-                self.stop_peer(a, Notification::cease(CeaseSubcode::OtherConfigurationChange, [])).await;
+                self.stop_peer(
+                    a,
+                    Notification::cease(CeaseSubcode::OtherConfigurationChange, []),
+                )
+                .await;
             }
-            let _ = self.rib.send(RibInput::Reset(Box::new(Rib::new(rib_config(&new))), new.clone())).await;
-            let _ = self.fib.requests.send(FibRequest::OwnPrefixes(new.node.pod_cidrs.clone()));
+            let _ = self
+                .rib
+                .send(RibInput::Reset(
+                    Box::new(Rib::new(rib_config(&new))),
+                    new.clone(),
+                ))
+                .await;
+            let _ = self
+                .fib
+                .requests
+                .send(FibRequest::OwnPrefixes(new.node.pod_cidrs.clone()));
             for p in new.bgp.peers.clone() {
                 self.start_peer(p);
             }
@@ -248,17 +277,26 @@ impl Agent {
             return;
         }
         let _ = self.rib.send(RibInput::Config(new.clone())).await;
-        let wanted: HashMap<IpAddr, &PeerConfig> = new.bgp.peers.iter().map(|p| (p.address, p)).collect();
+        let wanted: HashMap<IpAddr, &PeerConfig> =
+            new.bgp.peers.iter().map(|p| (p.address, p)).collect();
         let running: Vec<IpAddr> = self.peers.keys().copied().collect();
         for addr in running {
             match wanted.get(&addr) {
                 None => {
                     info!(peer = %addr, "peer removed from the configuration");
-                    self.stop_peer(addr, Notification::cease(CeaseSubcode::PeerDeconfigured, [])).await;
+                    self.stop_peer(
+                        addr,
+                        Notification::cease(CeaseSubcode::PeerDeconfigured, []),
+                    )
+                    .await;
                 }
                 Some(p) if **p != self.peers[&addr].config => {
                     info!(peer = %addr, "peer settings changed: restarting its session");
-                    self.stop_peer(addr, Notification::cease(CeaseSubcode::OtherConfigurationChange, [])).await;
+                    self.stop_peer(
+                        addr,
+                        Notification::cease(CeaseSubcode::OtherConfigurationChange, []),
+                    )
+                    .await;
                     self.start_peer((*p).clone());
                 }
                 Some(_) => {}
@@ -274,7 +312,10 @@ impl Agent {
 
     async fn shutdown(&mut self) {
         info!("stopping: closing sessions");
-        let why = Notification::admin_shutdown(CeaseSubcode::AdministrativeShutdown, "podroute agent stopping");
+        let why = Notification::admin_shutdown(
+            CeaseSubcode::AdministrativeShutdown,
+            "podroute agent stopping",
+        );
         let peers: Vec<RunningPeer> = self.peers.drain().map(|(_, p)| p).collect();
         for p in &peers {
             let _ = p.handle.commands.send(PeerCommand::Stop(why.clone()));
@@ -292,7 +333,15 @@ impl Agent {
         // Without graceful restart a stopped agent must not leave routes that
         // nothing maintains.
         let (done, wait) = oneshot::channel();
-        if self.fib.requests.send(FibRequest::Shutdown { keep_routes: false, done }).is_ok() {
+        if self
+            .fib
+            .requests
+            .send(FibRequest::Shutdown {
+                keep_routes: false,
+                done,
+            })
+            .is_ok()
+        {
             let _ = tokio::time::timeout(Duration::from_secs(10), wait).await;
         }
         for t in &self.tasks {

@@ -55,7 +55,11 @@ impl RibTask {
         }
     }
 
-    pub async fn run(mut self, mut peers: mpsc::Receiver<PeerEvent>, mut input: mpsc::Receiver<RibInput>) {
+    pub async fn run(
+        mut self,
+        mut peers: mpsc::Receiver<PeerEvent>,
+        mut input: mpsc::Receiver<RibInput>,
+    ) {
         loop {
             let msg = tokio::select! {
                 Some(ev) = peers.recv() => {
@@ -115,7 +119,11 @@ impl RibTask {
 
     fn peer_event(&mut self, ev: PeerEvent) {
         match ev {
-            PeerEvent::State { peer, state, last_error } => {
+            PeerEvent::State {
+                peer,
+                state,
+                last_error,
+            } => {
                 let n = self.neighbor(peer);
                 if n.state != state {
                     n.state = state;
@@ -197,7 +205,9 @@ impl RibTask {
                 // so route processing does not wait for it.
                 let (tx, rx) = oneshot::channel();
                 if self.fib.send(FibRequest::Dump(tx)).is_err() {
-                    let _ = req.reply.send(Reply::Error("the FIB thread is gone".into()));
+                    let _ = req
+                        .reply
+                        .send(Reply::Error("the FIB thread is gone".into()));
                     return;
                 }
                 tokio::spawn(async move {

@@ -352,7 +352,12 @@ impl Peer {
                 info!(peer = %peer, hold_time = negotiated.hold_time, families = ?negotiated.families, "session established");
                 self.last_error = None;
                 let conn = self.session.established().map(|(id, _)| id).and_then(|id| {
-                    let router_id = self.session.connections().iter().find(|c| c.id == id)?.peer_router_id?;
+                    let router_id = self
+                        .session
+                        .connections()
+                        .iter()
+                        .find(|c| c.id == id)?
+                        .peer_router_id?;
                     Some((router_id, self.conns.get(&id)?.local?))
                 });
                 let Some((router_id, local)) = conn else {

@@ -434,7 +434,9 @@ impl Fib {
                 self.stats.exists_conflicts += 1;
                 rep.conflicts.push(p);
                 self.needs_reconcile = true;
-                tracing::warn!("fib: {p}: a route already holds this prefix and metric; not replaced");
+                tracing::warn!(
+                    "fib: {p}: a route already holds this prefix and metric; not replaced"
+                );
             }
             (_, err) => {
                 e.failures += 1;
