@@ -66,14 +66,17 @@ pub(crate) fn reconcile(
 ) -> Vec<AttributeError> {
     let mut errors = Vec::new();
     if let Some(agg) = &mut attrs.aggregator {
-        if agg.asn != Asn::TRANS {
-            if as4_path.is_some() || as4_aggregator.is_some() {
-                errors.push(AttributeError {
-                    type_code: AttrType::As4Path.into(),
-                    action: Action::Discard,
-                    reason: Reason::As4IgnoredAggregatorNotTrans,
-                });
-            }
+        // RFC 6793 §4.2.3: "When both of the attributes are received, if the
+        // AS number in the AGGREGATOR attribute is not AS_TRANS, then: the
+        // AS4_AGGREGATOR attribute and the AS4_PATH attribute SHALL be
+        // ignored". Both: an AGGREGATOR alone (a 2-octet aggregator on a path
+        // that later crossed 4-octet ASes) leaves AS4_PATH in force.
+        if agg.asn != Asn::TRANS && as4_aggregator.is_some() {
+            errors.push(AttributeError {
+                type_code: AttrType::As4Path.into(),
+                action: Action::Discard,
+                reason: Reason::As4IgnoredAggregatorNotTrans,
+            });
             return errors;
         }
         if let Some(a4) = as4_aggregator {
@@ -216,5 +219,31 @@ mod tests {
         assert_eq!(errs.len(), 1);
         assert_eq!(attrs.aggregator, Some(small));
         assert_eq!(attrs.as_path, Some(path(vec![seq(&[T])])));
+    }
+
+    /// Found by the fuzzer: a 2-octet AGGREGATOR without AS4_AGGREGATOR
+    /// must not make the AS4_PATH be ignored ("when both ... are received").
+    #[test]
+    fn aggregator_alone_keeps_as4_path() {
+        let small = Aggregator {
+            asn: Asn(65001),
+            address: Ipv4Addr::new(192, 0, 2, 1),
+        };
+        let mut attrs = PathAttributes {
+            aggregator: Some(small),
+            as_path: Some(path(vec![seq(&[T, 65001])])),
+            ..Default::default()
+        };
+        let errs = reconcile(
+            &mut attrs,
+            Some(path(vec![seq(&[4_200_000_000, 65001])])),
+            None,
+        );
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(
+            attrs.as_path,
+            Some(path(vec![seq(&[4_200_000_000, 65001])]))
+        );
+        assert_eq!(attrs.aggregator, Some(small));
     }
 }
