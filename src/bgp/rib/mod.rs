@@ -228,26 +228,23 @@ impl Rib {
             for (_, nlri) in update.withdrawals() {
                 self.withdraw(index, nlri, &mut touched);
             }
-            let mut shared: Option<Arc<RouteAttrs>> = None;
+            // One shared attribute set per next hop: the NLRI field and
+            // MP_REACH may carry different ones.
+            let mut shared: Vec<Arc<RouteAttrs>> = Vec::with_capacity(2);
             for (family, nlri) in update.announced() {
                 let Some(next_hop) = next_hop_of(update, family) else {
                     continue;
                 };
-                let attrs = shared
-                    .get_or_insert_with(|| {
-                        Arc::new(RouteAttrs {
+                let attrs = match shared.iter().find(|a| a.next_hop == next_hop) {
+                    Some(a) => a.clone(),
+                    None => {
+                        let a = Arc::new(RouteAttrs {
                             attrs: update.attributes.clone(),
                             next_hop,
-                        })
-                    })
-                    .clone();
-                let attrs = if attrs.next_hop == next_hop {
-                    attrs
-                } else {
-                    Arc::new(RouteAttrs {
-                        attrs: update.attributes.clone(),
-                        next_hop,
-                    })
+                        });
+                        shared.push(a.clone());
+                        a
+                    }
                 };
                 self.announce(index, nlri, attrs, &mut touched);
             }
