@@ -80,7 +80,7 @@ pub(crate) fn bad_len(len: usize) -> Reason {
 }
 
 /// The outcome of a value of the wrong size for attributes handled with
-/// "treat-as-withdraw" (the `on_syntax` of [`whole`](super::parser::whole)).
+/// "treat-as-withdraw" (the `on_syntax` of `parser::whole`).
 pub(crate) fn withdraw_len(len: usize) -> AttrFailure {
     AttrFailure::Soft(Action::TreatAsWithdraw, bad_len(len))
 }

@@ -6,8 +6,10 @@
 //! | Attr. Flags   | Attr. Type    | Length (1 or 2)  | Value           |
 //! +---------------+---------------+------------------+-----------------+
 //! ```
-//! Decoding never fails on a single attribute: each decoder returns an
-//! [`AttrResult`], and the field decoder behind
+//! Decoding never fails on a single attribute: each attribute body is a nom
+//! parser whose error, [`parser::AttrError`], carries the RFC 7606 outcome
+//! (its `decode` wrapper hands that out as an [`AttrResult`]), the header is
+//! one too (`flags::attribute`), and the field decoder behind
 //! [`Update::decode`](crate::bgp::update::Update::decode) combines them per RFC 7606 §3(h) (the
 //! strongest approach wins; "session reset" returns the NOTIFICATION).
 
