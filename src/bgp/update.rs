@@ -22,6 +22,9 @@
 use std::sync::Arc;
 
 use bytes::{BufMut, BytesMut};
+use nom::Parser;
+use nom::bytes::complete::take;
+use nom::number::complete::be_u16;
 
 use super::attribute::{
     self, Action, AttrType, AttributeError, MpNlri, MpReach, MpUnreach, PathAttributes, Reason,
@@ -52,9 +55,12 @@ fn malformed_list() -> Notification {
     Notification::update(UpdateError::MalformedAttributeList, [])
 }
 
-fn take_len(buf: &[u8]) -> Option<(usize, &[u8])> {
-    let (l, rest) = buf.split_first_chunk::<2>()?;
-    Some((usize::from(u16::from_be_bytes(*l)), rest))
+/// The three fields of the body: Withdrawn Routes and Path Attributes, each
+/// behind its 2-octet length, then the NLRI as the rest. The error carries
+/// nothing: any failure is the one RFC 7606 §3(b) outcome.
+fn fields(body: &[u8]) -> nom::IResult<&[u8], (&[u8], &[u8]), ()> {
+    let field = || be_u16.flat_map(take);
+    (field(), field()).parse(body)
 }
 
 impl Update {
@@ -130,11 +136,8 @@ impl Update {
         // Attribute Length + 23 exceeds the message Length), then the Error
         // Subcode MUST be set to Malformed Attribute List." (session reset:
         // the NLRI field cannot be located, RFC 7606 §4.)
-        let (wlen, rest) = take_len(body).ok_or_else(malformed_list)?;
-        let withdrawn_field = rest.get(..wlen).ok_or_else(malformed_list)?;
-        let (alen, rest) = take_len(&rest[wlen..]).ok_or_else(malformed_list)?;
-        let attr_field = rest.get(..alen).ok_or_else(malformed_list)?;
-        let nlri_field = &rest[alen..];
+        let (nlri_field, (withdrawn_field, attr_field)) =
+            fields(body).map_err(|_| malformed_list())?;
 
         // RFC 7606 §3(i): "The Withdrawn Routes field MUST be checked for
         // syntactic correctness in the same manner as the NLRI field." and

@@ -11,10 +11,14 @@
 use std::net::Ipv4Addr;
 
 use bytes::{BufMut, BytesMut};
+use nom::Parser;
+use nom::combinator::{eof, map};
+use nom::number::complete::{be_u16, be_u32};
 
 use super::AttrType;
-use super::error::{AttrResult, bad_len, discard};
+use super::error::{AttrResult, discard_len};
 use super::flags::{OPT_TRANS, WELL_KNOWN, put_with};
+use super::parser::{AttrIResult, finish, whole};
 use crate::bgp::types::Asn;
 
 /// The AS and BGP Identifier of the speaker that formed an aggregate.
@@ -27,12 +31,12 @@ pub struct Aggregator {
 /// RFC 7606 §7.6: "The attribute SHALL be considered malformed if its length
 /// is not 0 [RFC4271]. An UPDATE message with a malformed ATOMIC_AGGREGATE
 /// attribute SHALL be handled using the approach of 'attribute discard'."
+pub(crate) fn parse_atomic(value: &[u8]) -> AttrIResult<'_, ()> {
+    whole(map(eof, |_| ()), discard_len).parse(value)
+}
+
 pub(crate) fn decode_atomic(value: &[u8]) -> AttrResult<()> {
-    if value.is_empty() {
-        Ok(())
-    } else {
-        discard(bad_len(value.len()))
-    }
+    finish(parse_atomic(value))
 }
 
 /// RFC 7606 §7.7: AGGREGATOR "SHALL be considered malformed if ... Its length
@@ -41,27 +45,33 @@ pub(crate) fn decode_atomic(value: &[u8]) -> AttrResult<()> {
 /// 4-octet AS number capability is both advertised to and received from the
 /// peer). An UPDATE message with a malformed AGGREGATOR attribute SHALL be
 /// handled using the approach of 'attribute discard'."
-pub(crate) fn decode(value: &[u8], four_octet: bool) -> AttrResult<Aggregator> {
-    match (four_octet, value) {
-        (false, &[a, b, ref ip @ ..]) if ip.len() == 4 => Ok(Aggregator {
-            asn: Asn(u32::from(u16::from_be_bytes([a, b]))),
-            address: Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3]),
-        }),
-        (true, _) => decode_as4(value),
-        _ => discard(bad_len(value.len())),
+pub(crate) fn parse(value: &[u8], four_octet: bool) -> AttrIResult<'_, Aggregator> {
+    if four_octet {
+        return parse_as4(value);
     }
+    let two = map((be_u16, be_u32), |(asn, address)| Aggregator {
+        asn: Asn(u32::from(asn)),
+        address: Ipv4Addr::from(address),
+    });
+    whole(two, discard_len).parse(value)
+}
+
+pub(crate) fn decode(value: &[u8], four_octet: bool) -> AttrResult<Aggregator> {
+    finish(parse(value, four_octet))
 }
 
 /// RFC 6793 §6: AS4_AGGREGATOR of a length other than 8 is malformed and
 /// handled with "attribute discard" (as is AGGREGATOR of length 8 here).
+pub(crate) fn parse_as4(value: &[u8]) -> AttrIResult<'_, Aggregator> {
+    let four = map((be_u32, be_u32), |(asn, address)| Aggregator {
+        asn: Asn(asn),
+        address: Ipv4Addr::from(address),
+    });
+    whole(four, discard_len).parse(value)
+}
+
 pub(crate) fn decode_as4(value: &[u8]) -> AttrResult<Aggregator> {
-    match value {
-        &[a, b, c, d, e, f, g, h] => Ok(Aggregator {
-            asn: Asn(u32::from_be_bytes([a, b, c, d])),
-            address: Ipv4Addr::new(e, f, g, h),
-        }),
-        _ => discard(bad_len(value.len())),
-    }
+    finish(parse_as4(value))
 }
 
 pub(crate) fn encode_atomic(buf: &mut BytesMut) {

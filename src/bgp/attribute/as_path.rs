@@ -10,10 +10,16 @@
 //! ```
 
 use bytes::{BufMut, BytesMut};
+use nom::Parser;
+use nom::bytes::complete::take;
+use nom::combinator::{all_consuming, map};
+use nom::multi::{count, many0};
+use nom::number::complete::{be_u8, be_u16, be_u32};
 
 use super::AttrType;
-use super::error::Reason;
+use super::error::{Action, Reason};
 use super::flags::{OPT_TRANS, WELL_KNOWN, put_with};
+use super::parser::{AttrError, AttrIResult, fail_soft};
 use crate::bgp::open_enum::open_enum;
 use crate::bgp::types::Asn;
 
@@ -114,7 +120,8 @@ impl AsPath {
     }
 }
 
-/// Parses an AS_PATH or AS4_PATH value.
+/// Parses an AS_PATH or AS4_PATH value; a malformed one stops with
+/// `action`.
 ///
 /// RFC 7606 §7.2: "An AS_PATH is considered malformed if an unrecognized
 /// segment type is encountered or if it contains a malformed segment. A
@@ -126,39 +133,55 @@ impl AsPath {
 /// provide even an empty segment header). It has a Path Segment Length field
 /// of zero." The caller picks the approach (treat-as-withdraw for AS_PATH,
 /// attribute discard for AS4_PATH per RFC 6793 §6).
-pub(crate) fn decode(mut value: &[u8], four_octet: bool) -> Result<AsPath, Reason> {
-    let width = if four_octet { 4 } else { 2 };
-    let mut segments = Vec::with_capacity(value.len().min(8) / 2);
-    while !value.is_empty() {
-        let [t, n, ref rest @ ..] = *value else {
-            return Err(Reason::InvalidValue("AS_PATH underrun: single octet left"));
-        };
-        let kind = SegmentType::from(t);
-        if let SegmentType::Unknown(_) = kind {
-            return Err(Reason::InvalidValue("unrecognized AS_PATH segment type"));
-        }
-        if n == 0 {
-            return Err(Reason::InvalidValue("AS_PATH segment of length zero"));
-        }
-        let len = usize::from(n) * width;
-        let Some(body) = rest.get(..len) else {
-            return Err(Reason::InvalidValue(
-                "AS_PATH segment overruns the attribute",
-            ));
-        };
-        let asns = if four_octet {
-            body.chunks_exact(4)
-                .map(|c| Asn(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
-                .collect()
-        } else {
-            body.chunks_exact(2)
-                .map(|c| Asn(u32::from(u16::from_be_bytes([c[0], c[1]]))))
-                .collect()
-        };
-        segments.push(AsSegment { kind, asns });
-        value = &rest[len..];
+pub(crate) fn parse(value: &[u8], four_octet: bool, action: Action) -> AttrIResult<'_, AsPath> {
+    // Each segment consumes at least its header, so `many0` ends exactly at
+    // the end of the value; `all_consuming` only guards that.
+    let segments = many0(|i| segment(i, four_octet, action));
+    all_consuming(map(segments, |segments| AsPath { segments })).parse(value)
+}
+
+/// One segment. Only "no octets at all" is a (backtracking) nom error, which
+/// ends the segment list; everything else is the RFC 7606 §7.2 outcome.
+fn segment(input: &[u8], four_octet: bool, action: Action) -> AttrIResult<'_, AsSegment> {
+    let malformed = |why| fail_soft(action, Reason::InvalidValue(why));
+    let (input, t) = be_u8(input)?;
+    let Ok((input, n)) = be_u8::<_, AttrError>(input) else {
+        return malformed("AS_PATH underrun: single octet left");
+    };
+    let kind = SegmentType::from(t);
+    if let SegmentType::Unknown(_) = kind {
+        return malformed("unrecognized AS_PATH segment type");
     }
-    Ok(AsPath { segments })
+    if n == 0 {
+        return malformed("AS_PATH segment of length zero");
+    }
+    let width = if four_octet { 4 } else { 2 };
+    let Ok((input, body)) = take::<_, _, AttrError>(usize::from(n) * width).parse(input) else {
+        return malformed("AS_PATH segment overruns the attribute");
+    };
+    // The body holds exactly `n` ASes, so these cannot run short.
+    let asns: AttrIResult<'_, Vec<Asn>> = if four_octet {
+        count(map(be_u32, Asn), usize::from(n)).parse(body)
+    } else {
+        count(map(be_u16, |a| Asn(u32::from(a))), usize::from(n)).parse(body)
+    };
+    match asns {
+        Ok((_, asns)) => Ok((input, AsSegment { kind, asns })),
+        Err(_) => malformed("AS_PATH segment overruns the attribute"),
+    }
+}
+
+/// [`parse`] outside nom, for tests: the reason a value is malformed.
+#[cfg(test)]
+pub(crate) fn decode(value: &[u8], four_octet: bool) -> Result<AsPath, Reason> {
+    match parse(value, four_octet, Action::TreatAsWithdraw) {
+        Ok((_, path)) => Ok(path),
+        Err(nom::Err::Failure(AttrError::Outcome(super::error::AttrFailure::Soft(_, reason)))) => {
+            Err(reason)
+        }
+        // Not produced by `parse`: every error of a segment is an outcome.
+        Err(_) => Err(Reason::InvalidValue("AS_PATH does not parse")),
+    }
 }
 
 fn put_segments(path: &AsPath, four_octet: bool, b: &mut BytesMut) {

@@ -7,10 +7,14 @@
 //! ```
 
 use bytes::{BufMut, BytesMut};
+use nom::Parser;
+use nom::combinator::map;
+use nom::number::complete::be_u32;
 
 use super::AttrType;
-use super::error::{AttrResult, bad_len, withdraw};
+use super::error::{AttrResult, withdraw_len};
 use super::flags::{OPT_TRANS, put_with};
+use super::parser::{AttrIResult, finish, items, whole};
 use crate::bgp::open_enum::open_enum;
 
 open_enum! {
@@ -71,14 +75,12 @@ impl Community {
 /// its length is not a non-zero multiple of 4. An UPDATE message with a
 /// malformed Community attribute SHALL be handled using the approach of
 /// 'treat-as-withdraw'."
+pub(crate) fn parse(value: &[u8]) -> AttrIResult<'_, Vec<Community>> {
+    whole(items(4, map(be_u32, Community)), withdraw_len).parse(value)
+}
+
 pub(crate) fn decode(value: &[u8]) -> AttrResult<Vec<Community>> {
-    if value.is_empty() || !value.len().is_multiple_of(4) {
-        return withdraw(bad_len(value.len()));
-    }
-    Ok(value
-        .chunks_exact(4)
-        .map(|c| Community(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
-        .collect())
+    finish(parse(value))
 }
 
 pub(crate) fn encode(list: &[Community], buf: &mut BytesMut) {

@@ -1,6 +1,6 @@
 //! RFC 7606 outcomes of checking path attributes: what a decoder returns and what the Update records.
 
-use super::super::notification::{Notification, UpdateError};
+use super::super::notification::Notification;
 
 /// The non-fatal approaches of RFC 7606 §2, weakest first, so that `max`
 /// picks the one RFC 7606 §3(h) says wins ("session reset" is carried
@@ -74,15 +74,18 @@ pub(crate) fn discard<T>(reason: Reason) -> AttrResult<T> {
     Err(AttrFailure::Soft(Action::Discard, reason))
 }
 
-pub(crate) fn withdraw<T>(reason: Reason) -> AttrResult<T> {
-    Err(AttrFailure::Soft(Action::TreatAsWithdraw, reason))
-}
-
-pub(crate) fn reset<T>(sub: UpdateError, data: &[u8]) -> AttrResult<T> {
-    Err(AttrFailure::Reset(Notification::update(sub, data)))
-}
-
 /// Length check shared by the fixed-size attributes.
 pub(crate) fn bad_len(len: usize) -> Reason {
     Reason::BadLength { len }
+}
+
+/// The outcome of a value of the wrong size for attributes handled with
+/// "treat-as-withdraw" (the `on_syntax` of `parser::whole`).
+pub(crate) fn withdraw_len(len: usize) -> AttrFailure {
+    AttrFailure::Soft(Action::TreatAsWithdraw, bad_len(len))
+}
+
+/// As [`withdraw_len`], for attributes handled with "attribute discard".
+pub(crate) fn discard_len(len: usize) -> AttrFailure {
+    AttrFailure::Soft(Action::Discard, bad_len(len))
 }

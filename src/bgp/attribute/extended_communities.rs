@@ -9,10 +9,14 @@
 //! ```
 
 use bytes::{BufMut, BytesMut};
+use nom::Parser;
+use nom::combinator::map;
+use nom::number::complete::be_u64;
 
 use super::AttrType;
-use super::error::{AttrResult, bad_len, withdraw};
+use super::error::{AttrResult, withdraw_len};
 use super::flags::{OPT_TRANS, put_with};
+use super::parser::{AttrIResult, finish, items, whole};
 
 /// One RFC 4360 extended community, kept whole so unknown types survive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -57,18 +61,13 @@ impl ExtendedCommunity {
 /// SHALL be considered malformed if its length is not a non-zero multiple of
 /// 8. An UPDATE message with a malformed Extended Community attribute SHALL
 /// be handled using the approach of 'treat-as-withdraw'."
+pub(crate) fn parse(value: &[u8]) -> AttrIResult<'_, Vec<ExtendedCommunity>> {
+    let community = map(be_u64, |c| ExtendedCommunity(c.to_be_bytes()));
+    whole(items(8, community), withdraw_len).parse(value)
+}
+
 pub(crate) fn decode(value: &[u8]) -> AttrResult<Vec<ExtendedCommunity>> {
-    if value.is_empty() || !value.len().is_multiple_of(8) {
-        return withdraw(bad_len(value.len()));
-    }
-    Ok(value
-        .chunks_exact(8)
-        .map(|c| {
-            let mut v = [0u8; 8];
-            v.copy_from_slice(c);
-            ExtendedCommunity(v)
-        })
-        .collect())
+    finish(parse(value))
 }
 
 pub(crate) fn encode(list: &[ExtendedCommunity], buf: &mut BytesMut) {

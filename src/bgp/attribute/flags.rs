@@ -10,6 +10,10 @@
 //! ```
 
 use bytes::{BufMut, BytesMut};
+use nom::bytes::complete::take;
+use nom::error::{ErrorKind, ParseError};
+use nom::number::complete::{be_u8, be_u16};
+use nom::{IResult, Parser};
 
 /// Optional bit (well-known when clear).
 pub const OPTIONAL: u8 = 0x80;
@@ -49,36 +53,53 @@ pub(crate) enum CutError {
     Overrun { type_code: u8 },
 }
 
-/// Cuts the next attribute off the front of `buf`.
-#[inline]
-pub(crate) fn cut(buf: &[u8]) -> Result<(RawSlice<'_>, &[u8]), CutError> {
-    let [flags, type_code, ..] = *buf else {
-        return Err(CutError::HeaderTruncated);
-    };
-    let (len, hlen) = if flags & EXTENDED_LENGTH != 0 {
-        match buf.get(2..4) {
-            Some(l) => (usize::from(u16::from_be_bytes([l[0], l[1]])), 4),
-            None => return Err(CutError::HeaderTruncated),
-        }
-    } else {
-        match buf.get(2) {
-            Some(&l) => (usize::from(l), 3),
-            None => return Err(CutError::HeaderTruncated),
-        }
-    };
-    if buf.len() < hlen + len {
-        return Err(CutError::Overrun { type_code });
+/// Any nom primitive failing in the header means the header is cut short;
+/// the overrun of the value is raised explicitly in [`attribute`].
+impl ParseError<&[u8]> for CutError {
+    fn from_error_kind(_: &[u8], _: ErrorKind) -> Self {
+        CutError::HeaderTruncated
     }
-    let (whole, rest) = buf.split_at(hlen + len);
+
+    fn append(_: &[u8], _: ErrorKind, other: Self) -> Self {
+        other
+    }
+}
+
+/// Parses the next attribute: header, then as many value octets as its
+/// length says.
+#[inline]
+pub(crate) fn attribute(input: &[u8]) -> IResult<&[u8], RawSlice<'_>, CutError> {
+    let start = input;
+    let (input, flags) = be_u8(input)?;
+    let (input, type_code) = be_u8(input)?;
+    let (input, len) = if flags & EXTENDED_LENGTH != 0 {
+        be_u16.map(usize::from).parse(input)?
+    } else {
+        be_u8.map(usize::from).parse(input)?
+    };
+    let (rest, value) = take(len)
+        .parse(input)
+        .map_err(|_: nom::Err<CutError>| nom::Err::Failure(CutError::Overrun { type_code }))?;
     Ok((
+        rest,
         RawSlice {
             flags,
             type_code,
-            value: &whole[hlen..],
-            whole,
+            value,
+            whole: &start[..start.len() - rest.len()],
         },
-        rest,
     ))
+}
+
+/// Cuts the next attribute off the front of `buf`: [`attribute`] outside nom.
+#[inline]
+pub(crate) fn cut(buf: &[u8]) -> Result<(RawSlice<'_>, &[u8]), CutError> {
+    match attribute(buf) {
+        Ok((rest, raw)) => Ok((raw, rest)),
+        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(e),
+        // `complete` primitives never ask for more; treat as a short header.
+        Err(nom::Err::Incomplete(_)) => Err(CutError::HeaderTruncated),
+    }
 }
 
 /// Appends one attribute whose value `f` writes, choosing the 1-octet length

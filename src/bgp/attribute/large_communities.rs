@@ -11,10 +11,14 @@
 //! ```
 
 use bytes::{BufMut, BytesMut};
+use nom::Parser;
+use nom::combinator::map;
+use nom::number::complete::be_u32;
 
 use super::AttrType;
-use super::error::{AttrResult, bad_len, withdraw};
+use super::error::{AttrResult, withdraw_len};
 use super::flags::{OPT_TRANS, put_with};
+use super::parser::{AttrIResult, finish, items, whole};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LargeCommunity {
@@ -29,19 +33,20 @@ pub struct LargeCommunity {
 /// of the value field is not a non-zero multiple of 12 ... It is not
 /// considered an error if the LARGE_COMMUNITY attribute contains duplicate
 /// Large Communities."
+pub(crate) fn parse(value: &[u8]) -> AttrIResult<'_, Vec<LargeCommunity>> {
+    let community = map(
+        (be_u32, be_u32, be_u32),
+        |(global_admin, local1, local2)| LargeCommunity {
+            global_admin,
+            local1,
+            local2,
+        },
+    );
+    whole(items(12, community), withdraw_len).parse(value)
+}
+
 pub(crate) fn decode(value: &[u8]) -> AttrResult<Vec<LargeCommunity>> {
-    if value.is_empty() || !value.len().is_multiple_of(12) {
-        return withdraw(bad_len(value.len()));
-    }
-    let word = |c: &[u8], i: usize| u32::from_be_bytes([c[i], c[i + 1], c[i + 2], c[i + 3]]);
-    Ok(value
-        .chunks_exact(12)
-        .map(|c| LargeCommunity {
-            global_admin: word(c, 0),
-            local1: word(c, 4),
-            local2: word(c, 8),
-        })
-        .collect())
+    finish(parse(value))
 }
 
 pub(crate) fn encode(list: &[LargeCommunity], buf: &mut BytesMut) {

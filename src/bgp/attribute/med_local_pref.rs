@@ -7,20 +7,24 @@
 //! ```
 
 use bytes::{BufMut, BytesMut};
+use nom::Parser;
+use nom::number::complete::be_u32;
 
 use super::AttrType;
-use super::error::{AttrResult, Reason, bad_len, discard, withdraw};
+use super::error::{Action, AttrResult, Reason, withdraw_len};
 use super::flags::{OPT_NON_TRANS, WELL_KNOWN, put_with};
+use super::parser::{AttrIResult, fail_soft, finish, whole};
 use crate::bgp::context::PeerRelation;
 
 /// RFC 7606 §7.4: "The attribute is considered malformed if its length is
 /// not 4 [RFC4271]. An UPDATE message with a malformed MULTI_EXIT_DISC
 /// attribute SHALL be handled using the approach of 'treat-as-withdraw'."
+pub(crate) fn parse_med(value: &[u8]) -> AttrIResult<'_, u32> {
+    whole(be_u32, withdraw_len).parse(value)
+}
+
 pub(crate) fn decode_med(value: &[u8]) -> AttrResult<u32> {
-    match <[u8; 4]>::try_from(value) {
-        Ok(v) => Ok(u32::from_be_bytes(v)),
-        Err(_) => withdraw(bad_len(value.len())),
-    }
+    finish(parse_med(value))
 }
 
 /// RFC 7606 §7.5: "if the LOCAL_PREF attribute is received from an external
@@ -28,14 +32,15 @@ pub(crate) fn decode_med(value: &[u8]) -> AttrResult<u32> {
 /// discard'; or if received from an internal neighbor, it SHALL be
 /// considered malformed if its length is not equal to 4. If malformed, the
 /// UPDATE message SHALL be handled using the approach of 'treat-as-withdraw'."
-pub(crate) fn decode_local_pref(value: &[u8], peer: PeerRelation) -> AttrResult<u32> {
+pub(crate) fn parse_local_pref(value: &[u8], peer: PeerRelation) -> AttrIResult<'_, u32> {
     if let PeerRelation::External { .. } = peer {
-        return discard(Reason::FromExternalPeer);
+        return fail_soft(Action::Discard, Reason::FromExternalPeer);
     }
-    match <[u8; 4]>::try_from(value) {
-        Ok(v) => Ok(u32::from_be_bytes(v)),
-        Err(_) => withdraw(bad_len(value.len())),
-    }
+    whole(be_u32, withdraw_len).parse(value)
+}
+
+pub(crate) fn decode_local_pref(value: &[u8], peer: PeerRelation) -> AttrResult<u32> {
+    finish(parse_local_pref(value, peer))
 }
 
 pub(crate) fn encode_med(med: u32, buf: &mut BytesMut) {

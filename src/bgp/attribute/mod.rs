@@ -6,8 +6,10 @@
 //! | Attr. Flags   | Attr. Type    | Length (1 or 2)  | Value           |
 //! +---------------+---------------+------------------+-----------------+
 //! ```
-//! Decoding never fails on a single attribute: each decoder returns an
-//! [`AttrResult`], and the field decoder behind
+//! Decoding never fails on a single attribute: each attribute body is a nom
+//! parser whose error, [`parser::AttrError`], carries the RFC 7606 outcome
+//! (its `decode` wrapper hands that out as an [`AttrResult`]), the header is
+//! one too (`flags::attribute`), and the field decoder behind
 //! [`Update::decode`](crate::bgp::update::Update::decode) combines them per RFC 7606 §3(h) (the
 //! strongest approach wins; "session reset" returns the NOTIFICATION).
 
@@ -22,6 +24,7 @@ pub mod med_local_pref;
 pub mod mp_reach;
 pub mod next_hop;
 pub mod origin;
+pub mod parser;
 pub mod reflection;
 pub mod unknown;
 
@@ -41,6 +44,7 @@ pub use unknown::RawAttribute;
 
 use error::{AttrFailure, AttrResult};
 use flags::{CutError, OPT_NON_TRANS, OPT_TRANS, OPTIONAL, RawSlice, TRANSITIVE, WELL_KNOWN};
+use parser::finish;
 
 use super::context::{CodecContext, PeerRelation};
 use super::notification::{Notification, UpdateError};
@@ -448,13 +452,13 @@ fn known_attribute(
     let a = &mut d.attrs;
     match code {
         AttrType::Origin => a.origin = Some(origin::decode(v)?),
-        AttrType::AsPath => match as_path::decode(v, ctx.four_octet_as) {
-            Ok(p) => a.as_path = Some(p),
-            // RFC 7606 §7.2: "An UPDATE message with a malformed AS_PATH
-            // attribute SHALL be handled using the approach of
-            // 'treat-as-withdraw'."
-            Err(r) => return error::withdraw(r),
-        },
+        // RFC 7606 §7.2: "An UPDATE message with a malformed AS_PATH
+        // attribute SHALL be handled using the approach of
+        // 'treat-as-withdraw'."
+        AttrType::AsPath => {
+            let path = as_path::parse(v, ctx.four_octet_as, Action::TreatAsWithdraw);
+            a.as_path = Some(finish(path)?);
+        }
         AttrType::NextHop => a.next_hop = Some(next_hop::decode(v)?),
         AttrType::MultiExitDisc => a.med = Some(med_local_pref::decode_med(v)?),
         AttrType::LocalPref => a.local_pref = Some(med_local_pref::decode_local_pref(v, ctx.peer)?),
@@ -475,17 +479,17 @@ fn known_attribute(
         AttrType::ExtendedCommunities => {
             a.extended_communities = Some(extended_communities::decode(v)?)
         }
-        AttrType::As4Path => match as_path::decode(v, true) {
-            // RFC 6793 §5: confederation segments "MUST NOT be included in
-            // the AS4_PATH"; one that has them is malformed.
-            Ok(p) if p.has_confed() => {
-                return error::discard(Reason::InvalidValue("confederation segment in AS4_PATH"));
-            }
-            Ok(p) => *as4_path = Some(p),
+        AttrType::As4Path => {
             // RFC 6793 §6: a NEW speaker "MUST use the 'attribute discard'
             // approach" for a malformed AS4_PATH.
-            Err(r) => return error::discard(r),
-        },
+            let p = finish(as_path::parse(v, true, Action::Discard))?;
+            // RFC 6793 §5: confederation segments "MUST NOT be included in
+            // the AS4_PATH"; one that has them is malformed.
+            if p.has_confed() {
+                return error::discard(Reason::InvalidValue("confederation segment in AS4_PATH"));
+            }
+            *as4_path = Some(p);
+        }
         AttrType::As4Aggregator => *as4_aggregator = Some(aggregator::decode_as4(v)?),
         AttrType::LargeCommunity => a.large_communities = Some(large_communities::decode(v)?),
         AttrType::Unknown(_) => {}

@@ -20,13 +20,18 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use bytes::{BufMut, BytesMut};
+use nom::Parser;
+use nom::bytes::complete::take;
+use nom::combinator::{map, rest};
+use nom::number::complete::{be_u8, be_u16, be_u32, be_u128};
 
 use super::AttrType;
-use super::error::{AttrResult, reset};
+use super::error::{AttrFailure, AttrResult};
 use super::flags::{OPT_NON_TRANS, RawSlice, put_with};
+use super::parser::{AttrError, AttrIResult, fail, finish, whole};
 use crate::bgp::context::CodecContext;
 use crate::bgp::nlri::{self, Nlri};
-use crate::bgp::notification::UpdateError;
+use crate::bgp::notification::{Notification, UpdateError};
 use crate::bgp::types::{Afi, Family, Safi};
 
 /// The next hop of an MP_REACH_NLRI.
@@ -111,11 +116,54 @@ pub fn is_prefix_family(family: Family) -> bool {
     family.safi == Safi::Unicast && matches!(family.afi, Afi::Ipv4 | Afi::Ipv6)
 }
 
-fn family_of(value: &[u8]) -> Family {
-    Family::new(
-        Afi::from(u16::from_be_bytes([value[0], value[1]])),
-        Safi::from(value[2]),
-    )
+/// AFI (2 octets) and SAFI (1 octet), the start of both attributes.
+fn family(input: &[u8]) -> AttrIResult<'_, Family> {
+    map((be_u16, be_u8), |(afi, safi)| {
+        Family::new(Afi::from(afi), Safi::from(safi))
+    })
+    .parse(input)
+}
+
+/// The one outcome of every malformation below: "session reset" with
+/// UPDATE Message Error / Optional Attribute Error and the attribute as
+/// data (RFC 4760 §7, RFC 4271 §6.3).
+fn reset_with(raw: RawSlice<'_>) -> impl Fn(usize) -> AttrFailure + '_ {
+    move |_| {
+        AttrFailure::Reset(Notification::update(
+            UpdateError::OptionalAttributeError,
+            raw.whole,
+        ))
+    }
+}
+
+/// The next hop of a prefix family, by its length (RFC 2545 §3, RFC 8950 §3).
+fn next_hop(afi: Afi, nh: &[u8]) -> AttrIResult<'_, MpNextHop> {
+    let v6 = |global: u128, link_local: Option<u128>| MpNextHop::V6 {
+        global: Ipv6Addr::from(global),
+        link_local: link_local.map(Ipv6Addr::from),
+    };
+    match (afi, nh.len()) {
+        (Afi::Ipv4, 4) => map(be_u32, |a| MpNextHop::V4(Ipv4Addr::from(a))).parse(nh),
+        (_, 16) => map(be_u128, |g| v6(g, None)).parse(nh),
+        (_, 32) => map((be_u128, be_u128), |(g, l)| v6(g, Some(l))).parse(nh),
+        // Leaves a syntax error for `whole` to turn into the reset.
+        _ => Err(nom::Err::Error(AttrError::Syntax(
+            nom::error::ErrorKind::LengthValue,
+        ))),
+    }
+}
+
+/// Prefix NLRI of `family` filling the rest of the value.
+fn prefixes<'a>(
+    family: Family,
+    ctx: &CodecContext,
+    raw: RawSlice<'_>,
+    input: &'a [u8],
+) -> AttrIResult<'a, Vec<Nlri>> {
+    match nlri::decode(family.afi, ctx.add_path(family), input) {
+        Ok(p) => Ok((&input[input.len()..], p)),
+        Err(_) => fail(reset_with(raw)(input.len())),
+    }
 }
 
 /// RFC 7606 §7.11: "If the Length of Next Hop Network Address field of the
@@ -127,72 +175,59 @@ fn family_of(value: &[u8]) -> Family {
 /// (RFC 7606 §3(j), §5.3). The NOTIFICATION is UPDATE Message Error /
 /// Optional Attribute Error with the attribute as data (RFC 4760 §7,
 /// RFC 4271 §6.3).
-pub(crate) fn decode_reach(raw: RawSlice<'_>, ctx: &CodecContext) -> AttrResult<MpReach> {
-    let v = raw.value;
-    let bad = || reset(UpdateError::OptionalAttributeError, raw.whole);
-    if v.len() < 5 {
-        return bad();
-    }
-    let family = family_of(v);
-    let nh_len = usize::from(v[3]);
-    let Some(nh) = v.get(4..4 + nh_len) else {
-        return bad();
-    };
-    // The Reserved octet "MUST be ignored upon receipt" (RFC 4760 §3).
-    let Some(body) = v.get(5 + nh_len..) else {
-        return bad();
-    };
-    if !is_prefix_family(family) {
-        return Ok(MpReach {
-            family,
-            next_hop: MpNextHop::Raw(nh.to_vec()),
-            nlri: MpNlri::Raw(body.to_vec()),
-        });
-    }
-    let v6 = |b: &[u8]| Ipv6Addr::from(<[u8; 16]>::try_from(b).unwrap_or([0; 16]));
-    let next_hop = match (family.afi, nh_len) {
-        (Afi::Ipv4, 4) => MpNextHop::V4(Ipv4Addr::new(nh[0], nh[1], nh[2], nh[3])),
-        (_, 16) => MpNextHop::V6 {
-            global: v6(nh),
-            link_local: None,
-        },
-        (_, 32) => MpNextHop::V6 {
-            global: v6(&nh[..16]),
-            link_local: Some(v6(&nh[16..])),
-        },
-        _ => return bad(),
-    };
-    match nlri::decode(family.afi, ctx.add_path(family), body) {
-        Ok(p) => Ok(MpReach {
+pub(crate) fn parse_reach<'a>(raw: RawSlice<'a>, ctx: &CodecContext) -> AttrIResult<'a, MpReach> {
+    let reach = |input: &'a [u8]| {
+        let (input, family) = family(input)?;
+        let (input, nh) = be_u8.flat_map(take).parse(input)?;
+        // The Reserved octet "MUST be ignored upon receipt" (RFC 4760 §3).
+        let (input, _reserved) = be_u8(input)?;
+        if !is_prefix_family(family) {
+            let (input, body) = rest(input)?;
+            let reach = MpReach {
+                family,
+                next_hop: MpNextHop::Raw(nh.to_vec()),
+                nlri: MpNlri::Raw(body.to_vec()),
+            };
+            return Ok((input, reach));
+        }
+        let (_, next_hop) = whole(|nh| next_hop(family.afi, nh), reset_with(raw)).parse(nh)?;
+        let (input, p) = prefixes(family, ctx, raw, input)?;
+        let reach = MpReach {
             family,
             next_hop,
             nlri: MpNlri::Prefixes(p),
-        }),
-        Err(_) => bad(),
-    }
+        };
+        Ok((input, reach))
+    };
+    whole(reach, reset_with(raw)).parse(raw.value)
+}
+
+pub(crate) fn decode_reach(raw: RawSlice<'_>, ctx: &CodecContext) -> AttrResult<MpReach> {
+    finish(parse_reach(raw, ctx))
 }
 
 /// MP_UNREACH_NLRI: as for MP_REACH_NLRI, withdrawn routes that cannot be
 /// parsed leave "session reset" (RFC 7606 §3(j), §5.3).
+pub(crate) fn parse_unreach<'a>(
+    raw: RawSlice<'a>,
+    ctx: &CodecContext,
+) -> AttrIResult<'a, MpUnreach> {
+    let unreach = |input: &'a [u8]| {
+        let (input, family) = family(input)?;
+        if !is_prefix_family(family) {
+            let (input, body) = rest(input)?;
+            let withdrawn = MpNlri::Raw(body.to_vec());
+            return Ok((input, MpUnreach { family, withdrawn }));
+        }
+        let (input, p) = prefixes(family, ctx, raw, input)?;
+        let withdrawn = MpNlri::Prefixes(p);
+        Ok((input, MpUnreach { family, withdrawn }))
+    };
+    whole(unreach, reset_with(raw)).parse(raw.value)
+}
+
 pub(crate) fn decode_unreach(raw: RawSlice<'_>, ctx: &CodecContext) -> AttrResult<MpUnreach> {
-    let v = raw.value;
-    if v.len() < 3 {
-        return reset(UpdateError::OptionalAttributeError, raw.whole);
-    }
-    let family = family_of(v);
-    if !is_prefix_family(family) {
-        return Ok(MpUnreach {
-            family,
-            withdrawn: MpNlri::Raw(v[3..].to_vec()),
-        });
-    }
-    match nlri::decode(family.afi, ctx.add_path(family), &v[3..]) {
-        Ok(p) => Ok(MpUnreach {
-            family,
-            withdrawn: MpNlri::Prefixes(p),
-        }),
-        Err(_) => reset(UpdateError::OptionalAttributeError, raw.whole),
-    }
+    finish(parse_unreach(raw, ctx))
 }
 
 /// AFI, SAFI, next hop length, next hop and the Reserved octet: everything

@@ -9,10 +9,13 @@
 use std::net::Ipv4Addr;
 
 use bytes::{BufMut, BytesMut};
+use nom::Parser;
+use nom::number::complete::be_u32;
 
 use super::AttrType;
-use super::error::{AttrResult, Reason, bad_len, withdraw};
+use super::error::{Action, AttrResult, Reason, withdraw_len};
 use super::flags::{WELL_KNOWN, put_with};
+use super::parser::{AttrIResult, fail_soft, finish, whole};
 
 /// RFC 7606 §7.3: "The attribute is considered malformed if its length is
 /// not 4 [RFC4271]. An UPDATE message with a malformed NEXT_HOP attribute
@@ -22,15 +25,21 @@ use super::flags::{WELL_KNOWN, put_with};
 /// syntactically incorrect (Invalid NEXT_HOP Attribute); by RFC 7606 §3(e)
 /// that too is treat-as-withdraw. Checks needing local state (our own
 /// address, shared subnet) belong to the RIB, not the codec.
-pub(crate) fn decode(value: &[u8]) -> AttrResult<Ipv4Addr> {
-    let Ok(octets) = <[u8; 4]>::try_from(value) else {
-        return withdraw(bad_len(value.len()));
-    };
-    let addr = Ipv4Addr::from(octets);
-    if addr.is_unspecified() || addr.is_broadcast() || addr.is_multicast() || octets[0] == 0 {
-        return withdraw(Reason::InvalidValue("NEXT_HOP is not a host address"));
+pub(crate) fn parse(value: &[u8]) -> AttrIResult<'_, Ipv4Addr> {
+    let (rest, addr) = whole(be_u32, withdraw_len).parse(value)?;
+    let addr = Ipv4Addr::from(addr);
+    if addr.is_unspecified() || addr.is_broadcast() || addr.is_multicast() || addr.octets()[0] == 0
+    {
+        return fail_soft(
+            Action::TreatAsWithdraw,
+            Reason::InvalidValue("NEXT_HOP is not a host address"),
+        );
     }
-    Ok(addr)
+    Ok((rest, addr))
+}
+
+pub(crate) fn decode(value: &[u8]) -> AttrResult<Ipv4Addr> {
+    finish(parse(value))
 }
 
 pub(crate) fn encode(addr: Ipv4Addr, buf: &mut BytesMut) {

@@ -7,10 +7,13 @@
 //! ```
 
 use bytes::{BufMut, BytesMut};
+use nom::Parser;
+use nom::number::complete::be_u8;
 
 use super::AttrType;
-use super::error::{AttrResult, Reason, bad_len, withdraw};
+use super::error::{Action, AttrResult, Reason, withdraw_len};
 use super::flags::{WELL_KNOWN, put_with};
+use super::parser::{AttrIResult, fail_soft, finish, whole};
 use crate::bgp::open_enum::open_enum;
 
 open_enum! {
@@ -26,14 +29,19 @@ open_enum! {
 /// not 1 or if it has an undefined value. An UPDATE message with a malformed
 /// ORIGIN attribute SHALL be handled using the approach of
 /// 'treat-as-withdraw'."
-pub(crate) fn decode(value: &[u8]) -> AttrResult<Origin> {
-    let [v] = *value else {
-        return withdraw(bad_len(value.len()));
-    };
+pub(crate) fn parse(value: &[u8]) -> AttrIResult<'_, Origin> {
+    let (rest, v) = whole(be_u8, withdraw_len).parse(value)?;
     match Origin::from(v) {
-        Origin::Unknown(_) => withdraw(Reason::InvalidValue("undefined ORIGIN value")),
-        o => Ok(o),
+        Origin::Unknown(_) => fail_soft(
+            Action::TreatAsWithdraw,
+            Reason::InvalidValue("undefined ORIGIN value"),
+        ),
+        o => Ok((rest, o)),
     }
+}
+
+pub(crate) fn decode(value: &[u8]) -> AttrResult<Origin> {
+    finish(parse(value))
 }
 
 pub(crate) fn encode(origin: Origin, buf: &mut BytesMut) {

@@ -9,10 +9,14 @@
 use std::net::Ipv4Addr;
 
 use bytes::{BufMut, BytesMut};
+use nom::Parser;
+use nom::combinator::map;
+use nom::number::complete::be_u32;
 
 use super::AttrType;
-use super::error::{AttrResult, Reason, bad_len, discard, withdraw};
+use super::error::{Action, AttrResult, Reason, withdraw_len};
 use super::flags::{OPT_NON_TRANS, put_with};
+use super::parser::{AttrIResult, fail_soft, finish, items, whole};
 use crate::bgp::context::PeerRelation;
 use crate::bgp::types::RouterId;
 
@@ -21,14 +25,15 @@ use crate::bgp::types::RouterId;
 /// discard'; or if received from an internal neighbor, it SHALL be
 /// considered malformed if its length is not equal to 4. If malformed, the
 /// UPDATE message SHALL be handled using the approach of 'treat-as-withdraw'."
-pub(crate) fn decode_originator(value: &[u8], peer: PeerRelation) -> AttrResult<RouterId> {
+pub(crate) fn parse_originator(value: &[u8], peer: PeerRelation) -> AttrIResult<'_, RouterId> {
     if let PeerRelation::External { .. } = peer {
-        return discard(Reason::FromExternalPeer);
+        return fail_soft(Action::Discard, Reason::FromExternalPeer);
     }
-    match <[u8; 4]>::try_from(value) {
-        Ok(v) => Ok(RouterId(Ipv4Addr::from(v))),
-        Err(_) => withdraw(bad_len(value.len())),
-    }
+    whole(map(be_u32, |id| RouterId(Ipv4Addr::from(id))), withdraw_len).parse(value)
+}
+
+pub(crate) fn decode_originator(value: &[u8], peer: PeerRelation) -> AttrResult<RouterId> {
+    finish(parse_originator(value, peer))
 }
 
 /// RFC 7606 §7.10: "if the CLUSTER_LIST attribute is received from an
@@ -37,17 +42,18 @@ pub(crate) fn decode_originator(value: &[u8], peer: PeerRelation) -> AttrResult<
 /// considered malformed if its length is not a non-zero multiple of 4. If
 /// malformed, the UPDATE message SHALL be handled using the approach of
 /// 'treat-as-withdraw'."
-pub(crate) fn decode_cluster_list(value: &[u8], peer: PeerRelation) -> AttrResult<Vec<Ipv4Addr>> {
+pub(crate) fn parse_cluster_list(
+    value: &[u8],
+    peer: PeerRelation,
+) -> AttrIResult<'_, Vec<Ipv4Addr>> {
     if let PeerRelation::External { .. } = peer {
-        return discard(Reason::FromExternalPeer);
+        return fail_soft(Action::Discard, Reason::FromExternalPeer);
     }
-    if value.is_empty() || !value.len().is_multiple_of(4) {
-        return withdraw(bad_len(value.len()));
-    }
-    Ok(value
-        .chunks_exact(4)
-        .map(|c| Ipv4Addr::new(c[0], c[1], c[2], c[3]))
-        .collect())
+    whole(items(4, map(be_u32, Ipv4Addr::from)), withdraw_len).parse(value)
+}
+
+pub(crate) fn decode_cluster_list(value: &[u8], peer: PeerRelation) -> AttrResult<Vec<Ipv4Addr>> {
+    finish(parse_cluster_list(value, peer))
 }
 
 pub(crate) fn encode_originator(id: RouterId, buf: &mut BytesMut) {
