@@ -61,7 +61,11 @@ fn parse() -> Result<Args, String> {
     Ok(a)
 }
 
-fn read_message(stream: &mut TcpStream, buf: &mut Vec<u8>, ctx: &CodecContext) -> Result<Message, String> {
+fn read_message(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    ctx: &CodecContext,
+) -> Result<Message, String> {
     loop {
         if let Some(len) = frame_len(buf, ctx).map_err(|n| n.to_string())? {
             let frame: Vec<u8> = buf.drain(..len).collect();
@@ -118,7 +122,8 @@ fn run(a: Args) -> Result<(), String> {
     }
     let prefixes: Vec<Nlri> = (0..a.prefixes)
         .map(|i| {
-            let net = Ipv4Net::new(Ipv4Addr::from((16u32 << 24) + (i << 8)), 24).unwrap_or_default();
+            let net =
+                Ipv4Net::new(Ipv4Addr::from((16u32 << 24) + (i << 8)), 24).unwrap_or_default();
             Nlri::new(IpNet::V4(net))
         })
         .collect();
@@ -128,12 +133,18 @@ fn run(a: Args) -> Result<(), String> {
         next_hop: Some(a.next_hop),
         ..PathAttributes::default()
     };
-    let messages = pack_announcements(&ctx, &attrs, Family::IPV4_UNICAST, None, &prefixes).map_err(|e| e.to_string())?;
+    let messages = pack_announcements(&ctx, &attrs, Family::IPV4_UNICAST, None, &prefixes)
+        .map_err(|e| e.to_string())?;
     let wire: Vec<u8> = messages.iter().flat_map(|m| m.iter().copied()).collect();
     let start = Instant::now();
     println!("start {}", unix_ms());
     stream.write_all(&wire).map_err(|e| e.to_string())?;
-    send(&mut stream, &Message::Update(podroute::bgp::update::Update::end_of_rib(Family::IPV4_UNICAST)))?;
+    send(
+        &mut stream,
+        &Message::Update(podroute::bgp::update::Update::end_of_rib(
+            Family::IPV4_UNICAST,
+        )),
+    )?;
     println!(
         "sent {} prefixes in {} UPDATEs in {:.3} s",
         a.prefixes,
@@ -141,7 +152,9 @@ fn run(a: Args) -> Result<(), String> {
         start.elapsed().as_secs_f64()
     );
     // Keep the session: keepalives, and drain whatever the peer sends.
-    stream.set_read_timeout(Some(Duration::from_secs(20))).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .map_err(|e| e.to_string())?;
     loop {
         send(&mut stream, &Message::Keepalive)?;
         match read_message(&mut stream, &mut buf, &ctx) {
