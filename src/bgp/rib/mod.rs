@@ -269,26 +269,7 @@ impl Rib {
         if slot.rejected.remove(&(nlri.prefix, path_id)) {
             return;
         }
-        let Some(dest) = self.loc.get_mut(&nlri.prefix) else {
-            return;
-        };
-        let Some(pos) = dest
-            .paths
-            .iter()
-            .position(|p| p.peer == index && p.path_id == path_id)
-        else {
-            return;
-        };
-        touched.entry(nlri.prefix).or_insert_with(|| {
-            (
-                fib_next_hops(dest, &self.slots, &self.config),
-                best_path(dest, &self.slots, &self.config).cloned(),
-            )
-        });
-        dest.paths.swap_remove(pos);
-        if let Some(slot) = self.slots[usize::from(index)].as_mut() {
-            slot.accepted = slot.accepted.saturating_sub(1);
-        }
+        self.remove_path(index, nlri.prefix, path_id, touched);
     }
 
     fn announce(
@@ -310,7 +291,7 @@ impl Rib {
             tracing::debug!(peer = %slot.info.address, prefix = %nlri.prefix, reason = ?why, "route refused by import policy");
             slot.rejected.insert((nlri.prefix, path_id));
             // A refused re-announcement replaces the accepted path it updates.
-            self.withdraw_accepted_only(index, nlri.prefix, path_id, touched);
+            self.remove_path(index, nlri.prefix, path_id, touched);
             return;
         }
         slot.rejected.remove(&(nlri.prefix, path_id));
@@ -342,7 +323,9 @@ impl Rib {
         }
     }
 
-    fn withdraw_accepted_only(
+    /// Removes the accepted path `(index, path_id)` of `prefix`, noting the
+    /// state before the change in `touched`.
+    fn remove_path(
         &mut self,
         index: u16,
         prefix: IpNet,
