@@ -5,7 +5,6 @@
 //! channel; many queued changes are applied as one batch.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -15,7 +14,10 @@ use tokio::sync::oneshot;
 use tracing::{debug, info, warn};
 
 use super::AgentError;
-use crate::bgp::rib::FibChange;
+use crate::bgp::rib::{FibChange, NextHops as NextHopList};
+
+/// A resolved kernel target, or `None` when no next hop is reachable.
+type RouteChangeTarget = Option<RouteTarget>;
 use crate::control::FibView;
 use crate::fib::{
     Fib, FibConfig, FibError, Resolution, Resolver, ResolverConfig, RouteChange, RouteProtocol,
@@ -84,7 +86,10 @@ struct FibThread {
     watch: RouteWatch,
     table: u32,
     /// Next hops as BGP learned them, to re-resolve when the kernel changes.
-    bgp: HashMap<IpNet, Vec<IpAddr>>,
+    bgp: HashMap<IpNet, NextHopList>,
+    /// Resolutions of the next-hop lists seen since the kernel last changed:
+    /// prefixes with the same next hops share one kernel next-hop set.
+    resolved: HashMap<NextHopList, RouteChangeTarget>,
     own: Vec<IpNet>,
     started: Instant,
     stale_purged: bool,
@@ -114,6 +119,7 @@ impl FibThread {
             watch,
             table,
             bgp: HashMap::new(),
+            resolved: HashMap::new(),
             own: Vec::new(),
             started: Instant::now(),
             stale_purged: adopted.is_empty(),
@@ -200,19 +206,29 @@ impl FibThread {
     /// BGP next hops → kernel next hops: each resolved against the kernel's
     /// own routes (recursively, through a route reflector's subnet); the
     /// unreachable ones are dropped, and with none left the route goes.
-    fn resolve(&self, prefix: IpNet, next_hops: &[IpAddr]) -> RouteChange {
-        let mut hops = Vec::new();
-        for nh in next_hops {
-            match self.resolver.resolve(*nh) {
-                Resolution::Reachable(h) => hops.extend_from_slice(h.as_slice()),
-                Resolution::Unreachable => {
-                    debug!(%prefix, next_hop = %nh, "next hop unreachable; path not installed")
+    fn resolve(&mut self, prefix: IpNet, next_hops: &NextHopList) -> RouteChange {
+        let target = match self.resolved.get(next_hops) {
+            Some(t) => t.clone(),
+            None => {
+                let mut hops = Vec::new();
+                for nh in next_hops.iter() {
+                    match self.resolver.resolve(*nh) {
+                        Resolution::Reachable(h) => hops.extend_from_slice(h.as_slice()),
+                        Resolution::Unreachable => {
+                            debug!(%prefix, next_hop = %nh, "next hop unreachable; path not installed")
+                        }
+                    }
                 }
+                let t = crate::fib::NextHops::new(hops)
+                    .ok()
+                    .map(RouteTarget::Unicast);
+                self.resolved.insert(next_hops.clone(), t.clone());
+                t
             }
-        }
-        match crate::fib::NextHops::new(hops) {
-            Ok(h) => RouteChange::Set(prefix, RouteTarget::Unicast(h)),
-            Err(_) => RouteChange::Remove(prefix),
+        };
+        match target {
+            Some(t) => RouteChange::Set(prefix, t),
+            None => RouteChange::Remove(prefix),
         }
     }
 
@@ -262,7 +278,8 @@ impl FibThread {
             warn!(error = %e, "cannot re-read the kernel routes for next-hop resolution");
             return;
         }
-        let all: Vec<(IpNet, Vec<IpAddr>)> =
+        self.resolved.clear();
+        let all: Vec<(IpNet, NextHopList)> =
             self.bgp.iter().map(|(p, n)| (*p, n.clone())).collect();
         for (prefix, hops) in all {
             let change = self.resolve(prefix, &hops);

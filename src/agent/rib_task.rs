@@ -12,7 +12,7 @@ use tracing::{info, warn};
 use super::fib_thread::FibRequest;
 use crate::bgp::fsm::State;
 use crate::bgp::peer::{PeerCommand, PeerEvent};
-use crate::bgp::rib::{PeerInfo, Rib, RibOutput};
+use crate::bgp::rib::{FibChange, PeerInfo, Rib, RibOutput};
 use crate::config::{Config, PeerConfig};
 use crate::control::{ControlRequest, NeighborView, Query, Reply};
 
@@ -78,9 +78,9 @@ impl RibTask {
                         .rib
                         .desired_fib()
                         .into_iter()
-                        .map(|mut c| {
-                            c.next_hops.clear();
-                            c
+                        .map(|c| FibChange {
+                            prefix: c.prefix,
+                            next_hops: Arc::from(Vec::new()),
                         })
                         .collect();
                     if !gone.is_empty() {

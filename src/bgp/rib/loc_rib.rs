@@ -11,6 +11,18 @@ use crate::bgp::attribute::PathAttributes;
 pub struct RouteAttrs {
     pub attrs: Arc<PathAttributes>,
     pub next_hop: IpAddr,
+    /// `[next_hop]`, ready to hand to the FIB without an allocation per prefix.
+    pub hops: Arc<[IpAddr]>,
+}
+
+impl RouteAttrs {
+    pub fn new(attrs: Arc<PathAttributes>, next_hop: IpAddr) -> Self {
+        RouteAttrs {
+            attrs,
+            next_hop,
+            hops: Arc::from([next_hop]),
+        }
+    }
 }
 
 /// One path to a prefix, as learned from one peer.

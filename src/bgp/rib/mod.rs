@@ -66,12 +66,15 @@ impl PeerInfo {
     }
 }
 
+/// A list of BGP next hops, shared between the prefixes that have it.
+pub type NextHops = Arc<[IpAddr]>;
+
 /// A change for the kernel: the next hops `prefix` should have; empty means
 /// remove the route.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FibChange {
     pub prefix: IpNet,
-    pub next_hops: Vec<IpAddr>,
+    pub next_hops: NextHops,
 }
 
 /// Work the RIB hands out.
@@ -193,26 +196,27 @@ impl Rib {
 
     /// The session ended: everything learned from the peer goes.
     pub fn peer_down(&mut self, peer: IpAddr) -> Vec<RibOutput> {
-        let Some(index) = self.by_addr.remove(&peer) else {
+        let Some(&index) = self.by_addr.get(&peer) else {
             return Vec::new();
         };
-        self.slots[usize::from(index)] = None;
         let affected: Vec<IpNet> = self
             .loc
             .iter()
             .filter(|(_, d)| d.paths.iter().any(|p| p.peer == index))
             .map(|(p, _)| *p)
             .collect();
-        let mut changes = Vec::with_capacity(affected.len());
+        let mut batch = Batch::default();
+        // The slot stays until every path is gone, so the state before each
+        // removal is judged with the peer still known.
         for prefix in affected {
-            if let Some(dest) = self.loc.get_mut(&prefix) {
-                let before = fib_next_hops(dest, &self.slots, &self.config);
-                let best_before = best_path(dest, &self.slots, &self.config).cloned();
-                dest.paths.retain(|p| p.peer != index);
-                changes.push((prefix, before, best_before));
-            }
+            self.change(prefix, false, &mut batch, |d| {
+                d.paths.retain(|p| p.peer != index);
+                Edit::Removed
+            });
         }
-        self.finish(changes)
+        self.by_addr.remove(&peer);
+        self.slots[usize::from(index)] = None;
+        self.finish(batch)
     }
 
     /// UPDATEs from an established peer, in arrival order.
@@ -220,13 +224,13 @@ impl Rib {
         let Some(&index) = self.by_addr.get(&peer) else {
             return Vec::new();
         };
-        let mut touched: HashMap<IpNet, (Vec<IpAddr>, Option<Path>)> = HashMap::new();
+        let mut batch = Batch::default();
         for update in updates {
             if update.end_of_rib_family().is_some() {
                 continue;
             }
             for (_, nlri) in update.withdrawals() {
-                self.withdraw(index, nlri, &mut touched);
+                self.withdraw(index, nlri, &mut batch);
             }
             // One shared attribute set per next hop: the NLRI field and
             // MP_REACH may carry different ones.
@@ -238,30 +242,18 @@ impl Rib {
                 let attrs = match shared.iter().find(|a| a.next_hop == next_hop) {
                     Some(a) => a.clone(),
                     None => {
-                        let a = Arc::new(RouteAttrs {
-                            attrs: update.attributes.clone(),
-                            next_hop,
-                        });
+                        let a = Arc::new(RouteAttrs::new(update.attributes.clone(), next_hop));
                         shared.push(a.clone());
                         a
                     }
                 };
-                self.announce(index, nlri, attrs, &mut touched);
+                self.announce(index, nlri, attrs, &mut batch);
             }
         }
-        let changes = touched
-            .into_iter()
-            .map(|(p, (nh, best))| (p, nh, best))
-            .collect();
-        self.finish(changes)
+        self.finish(batch)
     }
 
-    fn withdraw(
-        &mut self,
-        index: u16,
-        nlri: &Nlri,
-        touched: &mut HashMap<IpNet, (Vec<IpAddr>, Option<Path>)>,
-    ) {
+    fn withdraw(&mut self, index: u16, nlri: &Nlri, batch: &mut Batch) {
         let path_id = nlri.path_id.unwrap_or(0);
         let Some(slot) = self.slots[usize::from(index)].as_mut() else {
             return;
@@ -269,16 +261,10 @@ impl Rib {
         if slot.rejected.remove(&(nlri.prefix, path_id)) {
             return;
         }
-        self.remove_path(index, nlri.prefix, path_id, touched);
+        self.remove_path(index, nlri.prefix, path_id, batch);
     }
 
-    fn announce(
-        &mut self,
-        index: u16,
-        nlri: &Nlri,
-        attrs: Arc<RouteAttrs>,
-        touched: &mut HashMap<IpNet, (Vec<IpAddr>, Option<Path>)>,
-    ) {
+    fn announce(&mut self, index: u16, nlri: &Nlri, attrs: Arc<RouteAttrs>, batch: &mut Batch) {
         let path_id = nlri.path_id.unwrap_or(0);
         let Some(slot) = self.slots[usize::from(index)].as_mut() else {
             return;
@@ -291,93 +277,109 @@ impl Rib {
             tracing::debug!(peer = %slot.info.address, prefix = %nlri.prefix, reason = ?why, "route refused by import policy");
             slot.rejected.insert((nlri.prefix, path_id));
             // A refused re-announcement replaces the accepted path it updates.
-            self.remove_path(index, nlri.prefix, path_id, touched);
+            self.remove_path(index, nlri.prefix, path_id, batch);
             return;
         }
         slot.rejected.remove(&(nlri.prefix, path_id));
-        let dest = self.loc.entry(nlri.prefix).or_default();
-        touched.entry(nlri.prefix).or_insert_with(|| {
-            (
-                fib_next_hops(dest, &self.slots, &self.config),
-                best_path(dest, &self.slots, &self.config).cloned(),
-            )
-        });
         let path = Path {
             peer: index,
             path_id,
             stale: false,
             attrs,
         };
-        match dest
-            .paths
-            .iter_mut()
-            .find(|p| p.peer == index && p.path_id == path_id)
-        {
-            Some(existing) => *existing = path,
-            None => {
-                dest.paths.push(path);
-                if let Some(slot) = self.slots[usize::from(index)].as_mut() {
-                    slot.accepted += 1;
+        let edit = self.change(nlri.prefix, true, batch, |d| {
+            match d
+                .paths
+                .iter_mut()
+                .find(|p| p.peer == index && p.path_id == path_id)
+            {
+                Some(existing) => {
+                    *existing = path;
+                    Edit::Replaced
+                }
+                None => {
+                    d.paths.push(path);
+                    Edit::Added
                 }
             }
+        });
+        if edit == Edit::Added
+            && let Some(slot) = self.slots[usize::from(index)].as_mut()
+        {
+            slot.accepted += 1;
         }
     }
 
-    /// Removes the accepted path `(index, path_id)` of `prefix`, noting the
-    /// state before the change in `touched`.
-    fn remove_path(
-        &mut self,
-        index: u16,
-        prefix: IpNet,
-        path_id: u32,
-        touched: &mut HashMap<IpNet, (Vec<IpAddr>, Option<Path>)>,
-    ) {
-        let Some(dest) = self.loc.get_mut(&prefix) else {
-            return;
-        };
-        let Some(pos) = dest
-            .paths
-            .iter()
-            .position(|p| p.peer == index && p.path_id == path_id)
-        else {
-            return;
-        };
-        touched.entry(prefix).or_insert_with(|| {
-            (
-                fib_next_hops(dest, &self.slots, &self.config),
-                best_path(dest, &self.slots, &self.config).cloned(),
-            )
+    /// Removes the accepted path `(index, path_id)` of `prefix`.
+    fn remove_path(&mut self, index: u16, prefix: IpNet, path_id: u32, batch: &mut Batch) {
+        let edit = self.change(prefix, false, batch, |d| {
+            match d
+                .paths
+                .iter()
+                .position(|p| p.peer == index && p.path_id == path_id)
+            {
+                Some(pos) => {
+                    d.paths.swap_remove(pos);
+                    Edit::Removed
+                }
+                None => Edit::None,
+            }
         });
-        dest.paths.swap_remove(pos);
-        if let Some(slot) = self.slots[usize::from(index)].as_mut() {
+        if edit == Edit::Removed
+            && let Some(slot) = self.slots[usize::from(index)].as_mut()
+        {
             slot.accepted = slot.accepted.saturating_sub(1);
         }
     }
 
-    /// After paths changed: kernel changes where next hops moved, and
-    /// re-advertisement where the best path moved.
-    fn finish(&mut self, changes: Vec<(IpNet, Vec<IpAddr>, Option<Path>)>) -> Vec<RibOutput> {
-        let mut out = Vec::new();
-        let mut best_moved = Vec::new();
-        for (prefix, before, best_before) in changes {
-            let Some(dest) = self.loc.get(&prefix) else {
-                continue;
-            };
-            let after = fib_next_hops(dest, &self.slots, &self.config);
-            if after != before {
-                out.push(RibOutput::Fib(FibChange {
-                    prefix,
-                    next_hops: after,
-                }));
+    /// Applies `edit` to the destination of `prefix` (created if `create`),
+    /// and records what it changed: a kernel change where the next hops
+    /// moved, a re-advertisement where the best path moved.
+    fn change(
+        &mut self,
+        prefix: IpNet,
+        create: bool,
+        batch: &mut Batch,
+        edit: impl FnOnce(&mut Dest) -> Edit,
+    ) -> Edit {
+        let Rib {
+            loc, slots, config, ..
+        } = self;
+        let dest = if create {
+            loc.entry(prefix).or_default()
+        } else {
+            match loc.get_mut(&prefix) {
+                Some(d) => d,
+                None => return Edit::None,
             }
-            let best_after = best_path(dest, &self.slots, &self.config);
-            if best_after != best_before.as_ref() {
-                best_moved.push(prefix);
-            }
-            if dest.paths.is_empty() {
-                self.loc.remove(&prefix);
-            }
+        };
+        let hops_before = fib_next_hops(dest, slots, config);
+        let best_before = best_key(dest, slots, config);
+        let what = edit(dest);
+        let hops_after = fib_next_hops(dest, slots, config);
+        if hops_after != hops_before {
+            batch.out.push(RibOutput::Fib(FibChange {
+                prefix,
+                next_hops: hops_after,
+            }));
         }
+        if best_key(dest, slots, config) != best_before {
+            batch.best_moved.push(prefix);
+        }
+        if dest.paths.is_empty() {
+            loc.remove(&prefix);
+        }
+        what
+    }
+
+    /// Turns a batch into outputs: kernel changes first, then the UPDATEs
+    /// every peer needs for the prefixes whose best path moved.
+    fn finish(&mut self, batch: Batch) -> Vec<RibOutput> {
+        let Batch {
+            mut out,
+            best_moved,
+            ..
+        } = batch;
         if !best_moved.is_empty() {
             let peers: Vec<(u16, IpAddr)> = self
                 .slots
@@ -414,7 +416,7 @@ impl Rib {
                     .address;
                 Some(RouteView {
                     prefix: *prefix,
-                    best: fib_next_hops(dest, &self.slots, &self.config),
+                    best: fib_next_hops(dest, &self.slots, &self.config).to_vec(),
                     as_path: attrs
                         .as_path
                         .iter()
@@ -451,6 +453,31 @@ impl Rib {
             .filter(|c| !c.next_hops.is_empty())
             .collect()
     }
+}
+
+/// What one batch of path changes produced so far.
+#[derive(Debug, Default)]
+struct Batch {
+    out: Vec<RibOutput>,
+    /// Prefixes whose best path changed: to re-advertise.
+    best_moved: Vec<IpNet>,
+}
+
+/// What an edit did to a destination's paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Edit {
+    None,
+    Added,
+    Replaced,
+    Removed,
+}
+
+/// Identifies the best path (its peer, path ID and attribute set), to
+/// notice when it moves without cloning it.
+type BestKey = Option<(u16, u32, *const RouteAttrs)>;
+
+fn best_key(dest: &Dest, slots: &[Option<PeerSlot>], config: &RibConfig) -> BestKey {
+    best_path(dest, slots, config).map(|p| (p.peer, p.path_id, Arc::as_ptr(&p.attrs)))
 }
 
 /// LOCAL_PREF given to routes that carry none (eBGP, RFC 4271 §5.1.5).
@@ -548,21 +575,37 @@ fn best_path<'a>(
     selection(dest, slots, config).map(|(b, _)| &dest.paths[b])
 }
 
-fn fib_next_hops(dest: &Dest, slots: &[Option<PeerSlot>], config: &RibConfig) -> Vec<IpAddr> {
-    let Some((best, multipath)) = selection(dest, slots, config) else {
-        return Vec::new();
-    };
-    let mut hops: Vec<IpAddr> = if config.ecmp {
-        multipath
-            .iter()
-            .map(|&i| dest.paths[i].attrs.next_hop)
-            .collect()
-    } else {
-        vec![dest.paths[best].attrs.next_hop]
-    };
-    hops.sort();
-    hops.dedup();
-    hops
+/// The next hops the kernel should have for a destination. A single
+/// path (what nearly every prefix has) shares its UPDATE's next-hop list,
+/// so a million prefixes from one peer cost no allocation here.
+fn fib_next_hops(dest: &Dest, slots: &[Option<PeerSlot>], config: &RibConfig) -> NextHops {
+    match dest.paths.as_slice() {
+        [] => no_next_hops(),
+        [only] => only.attrs.hops.clone(),
+        _ => {
+            let Some((best, multipath)) = selection(dest, slots, config) else {
+                return no_next_hops();
+            };
+            if !config.ecmp || multipath.len() == 1 {
+                return dest.paths[best].attrs.hops.clone();
+            }
+            let mut hops: Vec<IpAddr> = multipath
+                .iter()
+                .map(|&i| dest.paths[i].attrs.next_hop)
+                .collect();
+            hops.sort();
+            hops.dedup();
+            if hops.len() == 1 {
+                return dest.paths[best].attrs.hops.clone();
+            }
+            Arc::from(hops)
+        }
+    }
+}
+
+fn no_next_hops() -> NextHops {
+    static EMPTY: std::sync::OnceLock<NextHops> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(|| Arc::from(Vec::new())).clone()
 }
 
 #[cfg(test)]

@@ -97,7 +97,7 @@ fn fib(out: &[RibOutput]) -> Vec<(IpNet, Vec<IpAddr>)> {
     let mut v: Vec<_> = out
         .iter()
         .filter_map(|o| match o {
-            RibOutput::Fib(c) => Some((c.prefix, c.next_hops.clone())),
+            RibOutput::Fib(c) => Some((c.prefix, c.next_hops.to_vec())),
             _ => None,
         })
         .collect();
