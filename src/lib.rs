@@ -1,3 +1,5 @@
 //! podroute: BGP route distribution for L3 pod networking, and the CNI plugins that attach pods.
 
 pub mod bgp;
+pub mod cni;
+pub mod ipam;

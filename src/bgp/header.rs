@@ -75,7 +75,10 @@ impl Header {
             return Ok(None);
         };
         if raw[..16] != MARKER {
-            return Err(Notification::header(HeaderError::ConnectionNotSynchronized, []));
+            return Err(Notification::header(
+                HeaderError::ConnectionNotSynchronized,
+                [],
+            ));
         }
         let length_field = [raw[16], raw[17]];
         let length = u16::from_be_bytes(length_field);
@@ -129,7 +132,13 @@ mod tests {
     #[test]
     fn keepalive_header() {
         let h = Header::decode(&header(19, 4), &ctx()).unwrap().unwrap();
-        assert_eq!(h, Header { length: 19, kind: MessageType::Keepalive });
+        assert_eq!(
+            h,
+            Header {
+                length: 19,
+                kind: MessageType::Keepalive
+            }
+        );
     }
 
     #[test]
@@ -143,14 +152,29 @@ mod tests {
         let mut h = header(19, 4);
         h[3] = 0;
         let n = Header::decode(&h, &ctx()).unwrap_err();
-        assert_eq!(n.error, ErrorCode::MessageHeader(HeaderError::ConnectionNotSynchronized));
+        assert_eq!(
+            n.error,
+            ErrorCode::MessageHeader(HeaderError::ConnectionNotSynchronized)
+        );
     }
 
     #[test]
     fn bad_lengths_carry_the_length_field() {
-        for (len, kind) in [(18, 4), (20, 4), (4097, 2), (28, 1), (22, 2), (20, 3), (22, 5)] {
+        for (len, kind) in [
+            (18, 4),
+            (20, 4),
+            (4097, 2),
+            (28, 1),
+            (22, 2),
+            (20, 3),
+            (22, 5),
+        ] {
             let n = Header::decode(&header(len, kind), &ctx()).unwrap_err();
-            assert_eq!(n.error, ErrorCode::MessageHeader(HeaderError::BadMessageLength), "{len}/{kind}");
+            assert_eq!(
+                n.error,
+                ErrorCode::MessageHeader(HeaderError::BadMessageLength),
+                "{len}/{kind}"
+            );
             assert_eq!(n.data, len.to_be_bytes());
         }
     }
@@ -158,13 +182,19 @@ mod tests {
     #[test]
     fn bad_type_carries_the_type() {
         let n = Header::decode(&header(19, 9), &ctx()).unwrap_err();
-        assert_eq!(n.error, ErrorCode::MessageHeader(HeaderError::BadMessageType));
+        assert_eq!(
+            n.error,
+            ErrorCode::MessageHeader(HeaderError::BadMessageType)
+        );
         assert_eq!(n.data, [9]);
     }
 
     #[test]
     fn extended_message_allows_long_updates_but_not_long_opens() {
-        let ext = CodecContext { extended_message: true, ..ctx() };
+        let ext = CodecContext {
+            extended_message: true,
+            ..ctx()
+        };
         assert!(Header::decode(&header(5000, 2), &ext).unwrap().is_some());
         assert!(Header::decode(&header(5000, 1), &ext).is_err());
         assert!(Header::decode(&header(5000, 2), &ctx()).is_err());

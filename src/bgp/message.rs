@@ -24,7 +24,11 @@ pub enum Message {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EncodeError {
     #[error("{kind:?} message of {len} octets exceeds the {max}-octet limit")]
-    TooLong { kind: MessageType, len: usize, max: usize },
+    TooLong {
+        kind: MessageType,
+        len: usize,
+        max: usize,
+    },
 }
 
 impl Message {
@@ -86,7 +90,11 @@ impl Message {
         };
         if len > max {
             buf.truncate(start);
-            return Err(EncodeError::TooLong { kind: self.kind(), len, max });
+            return Err(EncodeError::TooLong {
+                kind: self.kind(),
+                len,
+                max,
+            });
         }
         let header: &mut [u8; HEADER_LEN] = (&mut buf[start..start + HEADER_LEN])
             .try_into()
@@ -124,7 +132,10 @@ mod tests {
         let n = Notification::admin_shutdown(CeaseSubcode::AdministrativeShutdown, "bye");
         let bytes = Message::Notification(n.clone()).to_bytes(&ctx).unwrap();
         assert_eq!(&bytes[16..], &[0, 25, 3, 6, 2, 3, b'b', b'y', b'e']);
-        assert_eq!(Message::decode(&bytes, &ctx).unwrap(), Message::Notification(n));
+        assert_eq!(
+            Message::decode(&bytes, &ctx).unwrap(),
+            Message::Notification(n)
+        );
     }
 
     #[test]
@@ -133,7 +144,10 @@ mod tests {
         let mut bytes = Message::Keepalive.to_bytes(&ctx).unwrap();
         bytes.push(0);
         let n = Message::decode(&bytes, &ctx).unwrap_err();
-        assert_eq!(n.error, ErrorCode::MessageHeader(HeaderError::BadMessageLength));
+        assert_eq!(
+            n.error,
+            ErrorCode::MessageHeader(HeaderError::BadMessageLength)
+        );
     }
 
     #[test]

@@ -211,12 +211,18 @@ pub enum ShutdownCommunicationError {
 
 impl Notification {
     pub fn new(error: ErrorCode, data: impl Into<Vec<u8>>) -> Self {
-        Notification { error, data: data.into() }
+        Notification {
+            error,
+            data: data.into(),
+        }
     }
 
     /// A notification with an empty Data field.
     pub fn bare(error: ErrorCode) -> Self {
-        Notification { error, data: Vec::new() }
+        Notification {
+            error,
+            data: Vec::new(),
+        }
     }
 
     pub fn header(sub: HeaderError, data: impl Into<Vec<u8>>) -> Self {
@@ -338,12 +344,24 @@ mod tests {
             ErrorCode::Cease(CeaseSubcode::AdministrativeShutdown)
         );
         assert_eq!(ErrorCode::from_wire(4, 0), ErrorCode::HoldTimerExpired);
-        assert_eq!(ErrorCode::from_wire(4, 1), ErrorCode::Unknown { code: 4, subcode: 1 });
+        assert_eq!(
+            ErrorCode::from_wire(4, 1),
+            ErrorCode::Unknown {
+                code: 4,
+                subcode: 1
+            }
+        );
         assert_eq!(
             ErrorCode::from_wire(3, 11),
             ErrorCode::Update(UpdateError::MalformedAsPath)
         );
-        assert_eq!(ErrorCode::from_wire(3, 7), ErrorCode::Unknown { code: 3, subcode: 7 });
+        assert_eq!(
+            ErrorCode::from_wire(3, 7),
+            ErrorCode::Unknown {
+                code: 3,
+                subcode: 7
+            }
+        );
     }
 
     #[test]
@@ -370,10 +388,19 @@ mod tests {
         let n = Notification::cease(CeaseSubcode::AdministrativeShutdown, b"\x09short".to_vec());
         assert!(matches!(
             n.shutdown_communication(),
-            Some(Err(ShutdownCommunicationError::BadLength { declared: 9, available: 5 }))
+            Some(Err(ShutdownCommunicationError::BadLength {
+                declared: 9,
+                available: 5
+            }))
         ));
-        let n = Notification::cease(CeaseSubcode::AdministrativeShutdown, b"\x02\xff\xfe".to_vec());
-        assert_eq!(n.shutdown_communication(), Some(Err(ShutdownCommunicationError::NotUtf8)));
+        let n = Notification::cease(
+            CeaseSubcode::AdministrativeShutdown,
+            b"\x02\xff\xfe".to_vec(),
+        );
+        assert_eq!(
+            n.shutdown_communication(),
+            Some(Err(ShutdownCommunicationError::NotUtf8))
+        );
         assert!(n.to_string().contains("UTF-8"));
     }
 

@@ -83,8 +83,14 @@ pub struct Family {
 }
 
 impl Family {
-    pub const IPV4_UNICAST: Family = Family { afi: Afi::Ipv4, safi: Safi::Unicast };
-    pub const IPV6_UNICAST: Family = Family { afi: Afi::Ipv6, safi: Safi::Unicast };
+    pub const IPV4_UNICAST: Family = Family {
+        afi: Afi::Ipv4,
+        safi: Safi::Unicast,
+    };
+    pub const IPV6_UNICAST: Family = Family {
+        afi: Afi::Ipv6,
+        safi: Safi::Unicast,
+    };
 
     pub fn new(afi: Afi, safi: Safi) -> Self {
         Family { afi, safi }
