@@ -247,3 +247,82 @@ pub fn run(inv: &Invocation, stdin: &str) -> Outcome {
 pub fn run_env(inv: &Invocation, stdin: &str, envs: &[(&str, &str)]) -> Outcome {
     finish(spawn(inv, stdin, envs))
 }
+
+pub const BRIDGE: &str = env!("CARGO_BIN_EXE_podroute-bridge");
+
+/// A node: a "host" namespace where plugins run, a private dataDir/stateDir.
+pub struct Node {
+    pub host: Netns,
+    pub dir: TempDir,
+}
+
+impl Node {
+    pub fn new() -> Node {
+        Node {
+            host: Netns::new("prh"),
+            dir: TempDir::new(),
+        }
+    }
+
+    pub fn inv<'a>(
+        &'a self,
+        bin: &'a str,
+        command: &'a str,
+        id: &'a str,
+        pod: &'a str,
+    ) -> Invocation<'a> {
+        Invocation {
+            bin,
+            host_ns: Some(&self.host.0),
+            command,
+            container_id: id,
+            netns: pod,
+            ifname: "eth0",
+            path: cni_path(),
+        }
+    }
+
+    /// Host-side veths our plugin created (`pr` + hash) in the host namespace.
+    pub fn pod_veths(&self) -> Vec<String> {
+        self.host
+            .ok(&["ip", "-o", "link", "show"])
+            .lines()
+            .filter_map(|l| l.split(": ").nth(1))
+            .map(|n| n.split('@').next().unwrap_or("").to_string())
+            .filter(|n| n.starts_with("pr") || n.starts_with("veth"))
+            .collect()
+    }
+
+    /// The nftables ruleset of the host namespace.
+    pub fn ruleset(&self) -> String {
+        self.host.ok(&["nft", "list", "ruleset"])
+    }
+}
+
+/// The address (without prefix) of ips[i] in a result.
+pub fn ip_of(result: &Value, i: usize) -> String {
+    result["ips"][i]["address"]
+        .as_str()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Joins two namespaces by a veth pair with the given addresses.
+pub fn wire(a: &Netns, a_addr: &str, b: &Netns, b_addr: &str) {
+    let an = unique("wa");
+    let bn = unique("wb");
+    let an = &an[an.len().saturating_sub(12)..];
+    let bn = &bn[bn.len().saturating_sub(12)..];
+    let an = format!("a{an}");
+    let bn = format!("b{bn}");
+    sh(&[
+        "ip", "-n", &a.0, "link", "add", &an, "type", "veth", "peer", "name", &bn, "netns", &b.0,
+    ]);
+    sh(&["ip", "-n", &a.0, "addr", "add", a_addr, "dev", &an]);
+    sh(&["ip", "-n", &b.0, "addr", "add", b_addr, "dev", &bn]);
+    sh(&["ip", "-n", &a.0, "link", "set", &an, "up"]);
+    sh(&["ip", "-n", &b.0, "link", "set", &bn, "up"]);
+}

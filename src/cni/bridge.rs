@@ -1,0 +1,442 @@
+//! podroute-bridge's CNI commands: bridge + veth attachment with delegated IPAM, rollback on failure.
+
+use super::bridge_conf::{BridgeConf, DEFAULT_STATE_DIR};
+use super::delegate;
+use super::env::Command;
+use super::error::{CniError, ErrorCode};
+use super::link::{IFF_PROMISC, IFF_UP, Link};
+use super::masq::MasqState;
+use super::names;
+use super::netlink::Netlink;
+use super::netns;
+use super::result::{CniResult, Interface, IpConfig, Route};
+use super::skel::{Call, Plugin};
+use ipnet::IpNet;
+use std::collections::HashSet;
+use std::fs::File;
+use std::net::IpAddr;
+use std::path::Path;
+
+/// The main plugin.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Bridge;
+
+fn nl_err(what: impl Into<String>, e: std::io::Error) -> CniError {
+    CniError::with_details(ErrorCode::NetlinkFailure, what, e.to_string())
+}
+
+fn open_nl() -> Result<Netlink, CniError> {
+    Netlink::open().map_err(|e| nl_err("cannot open netlink socket", e))
+}
+
+fn masq_state(conf: &BridgeConf) -> Result<MasqState, CniError> {
+    let base = conf
+        .state_dir
+        .as_deref()
+        .unwrap_or(Path::new(DEFAULT_STATE_DIR));
+    MasqState::new(base, &conf.name)
+}
+
+/// Finds or creates the bridge and brings it into the configured state.
+fn ensure_bridge(nl: &mut Netlink, conf: &BridgeConf) -> Result<Link, CniError> {
+    let existing = nl
+        .link_by_name(&conf.bridge)
+        .map_err(|e| nl_err("cannot look up bridge", e))?;
+    let br = match existing {
+        Some(l) => l,
+        None => {
+            match nl.create_bridge(&conf.bridge, conf.mtu, names::bridge_mac(&conf.bridge)) {
+                // A concurrent ADD created it first.
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                r => r.map_err(|e| nl_err(format!("cannot create bridge {}", conf.bridge), e))?,
+            }
+            nl.link_by_name(&conf.bridge)
+                .map_err(|e| nl_err("cannot look up bridge", e))?
+                .ok_or_else(|| {
+                    CniError::new(ErrorCode::NetlinkFailure, "bridge vanished after creation")
+                })?
+        }
+    };
+    if br.kind != "bridge" {
+        return Err(CniError::new(
+            ErrorCode::InvalidNetworkConfig,
+            format!("{} exists and is not a bridge ({:?})", conf.bridge, br.kind),
+        ));
+    }
+    let want = IFF_UP | if conf.promisc_mode { IFF_PROMISC } else { 0 };
+    let mask = IFF_UP | if conf.promisc_mode { IFF_PROMISC } else { 0 };
+    let mtu = conf.mtu.filter(|m| *m != br.mtu);
+    if br.flags & mask != want || mtu.is_some() {
+        nl.set_link(br.index, want, mask, None, mtu)
+            .map_err(|e| nl_err("cannot set bridge up", e))?;
+    }
+    Ok(br)
+}
+
+/// isGateway: the bridge holds `gw/prefix` for every IPAM subnet; another
+/// address of the same subnet is replaced only with forceAddress.
+fn ensure_gateways(
+    nl: &mut Netlink,
+    br: &Link,
+    conf: &BridgeConf,
+    ips: &[IpConfig],
+) -> Result<Vec<IpAddr>, CniError> {
+    let current = nl
+        .addrs(br.index)
+        .map_err(|e| nl_err("cannot list bridge addresses", e))?;
+    let mut gws = Vec::new();
+    for ip in ips {
+        let Some(gw) = ip.gateway else { continue };
+        let want = IpNet::new(gw, ip.address.prefix_len())
+            .map_err(|_| CniError::new(ErrorCode::InvalidNetworkConfig, "bad gateway prefix"))?;
+        gws.push(gw);
+        if current.contains(&want) {
+            continue;
+        }
+        for other in current
+            .iter()
+            .filter(|a| a.trunc() == want.trunc() && **a != want)
+        {
+            if !conf.force_address {
+                return Err(CniError::new(
+                    ErrorCode::InvalidNetworkConfig,
+                    format!(
+                        "{} already has {other}, expected {want} (set forceAddress)",
+                        conf.bridge
+                    ),
+                ));
+            }
+            nl.del_addr(br.index, other)
+                .map_err(|e| nl_err(format!("cannot remove {other}"), e))?;
+        }
+        match nl.add_addr(br.index, &want, true) {
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+            r => r.map_err(|e| nl_err(format!("cannot add gateway {want}"), e))?,
+        }
+    }
+    if gws.iter().any(IpAddr::is_ipv4) {
+        netns::sysctl("net.ipv4.ip_forward", "1")?;
+    }
+    if gws.iter().any(IpAddr::is_ipv6) {
+        netns::sysctl("net.ipv6.conf.all.forwarding", "1")?;
+    }
+    Ok(gws)
+}
+
+/// The routes the pod gets: IPAM's, plus a default route per family for isDefaultGateway.
+fn pod_routes(conf: &BridgeConf, ipam: &CniResult) -> Vec<Route> {
+    let mut routes = ipam.routes.clone();
+    if conf.is_default_gateway {
+        for ip in &ipam.ips {
+            let Some(gw) = ip.gateway else { continue };
+            let default: IpNet = if gw.is_ipv4() {
+                "0.0.0.0/0".parse().unwrap_or(IpNet::V4(Default::default()))
+            } else {
+                "::/0".parse().unwrap_or(IpNet::V6(Default::default()))
+            };
+            if !routes.iter().any(|r| r.dst == default) {
+                routes.push(Route {
+                    dst: default,
+                    gw: Some(gw),
+                });
+            }
+        }
+    }
+    routes
+}
+
+fn gateway_for(ipam: &CniResult, dst: &IpNet) -> Option<IpAddr> {
+    ipam.ips
+        .iter()
+        .filter(|c| c.address.addr().is_ipv4() == dst.addr().is_ipv4())
+        .find_map(|c| c.gateway)
+}
+
+/// Configures the container side; runs inside the container's namespace.
+fn setup_pod(
+    ifname: &str,
+    ips: &[IpConfig],
+    routes: &[Route],
+    ipam: &CniResult,
+) -> Result<Link, CniError> {
+    let mut nl = open_nl()?;
+    let link = nl
+        .link_by_name(ifname)
+        .map_err(|e| nl_err("cannot look up pod interface", e))?
+        .ok_or_else(|| {
+            CniError::new(
+                ErrorCode::NetlinkFailure,
+                format!("{ifname} missing in pod"),
+            )
+        })?;
+    // The kernel announces the addresses (gratuitous ARP, unsolicited NA) when
+    // the link comes up with these set, so neighbours drop stale entries of a
+    // reused address.
+    netns::sysctl_if("ipv4", ifname, "arp_notify", "1")?;
+    if ips.iter().any(|c| c.address.addr().is_ipv6()) {
+        netns::sysctl_if("ipv6", ifname, "ndisc_notify", "1")?;
+    }
+    for ip in ips {
+        nl.add_addr(link.index, &ip.address, true)
+            .map_err(|e| nl_err(format!("cannot add {}", ip.address), e))?;
+    }
+    nl.set_link(link.index, IFF_UP, IFF_UP, None, None)
+        .map_err(|e| nl_err("cannot set pod interface up", e))?;
+    for r in routes {
+        let gw = r.gw.or_else(|| gateway_for(ipam, &r.dst));
+        nl.add_route(&r.dst, gw, link.index)
+            .map_err(|e| nl_err(format!("cannot add route {}", r.dst), e))?;
+    }
+    Ok(link)
+}
+
+struct Attached {
+    result: CniResult,
+}
+
+/// Everything ADD does after IPAM; `created_veth` tells the rollback what exists.
+fn attach(
+    call: &Call,
+    conf: &BridgeConf,
+    ns: &File,
+    ipam: &CniResult,
+    created_veth: &mut bool,
+) -> Result<Attached, CniError> {
+    let env = call.env;
+    let mut nl = open_nl()?;
+    let br = ensure_bridge(&mut nl, conf)?;
+    if conf.is_gateway {
+        ensure_gateways(&mut nl, &br, conf, &ipam.ips)?;
+    }
+    let host = names::host_veth(&conf.name, &env.container_id, &env.ifname);
+    // A leftover of an ADD that was killed midway: the runtime is retrying.
+    nl.delete_link(&host)
+        .map_err(|e| nl_err("cannot remove stale veth", e))?;
+    use std::os::fd::AsRawFd;
+    match nl.create_veth(&host, &env.ifname, ns.as_raw_fd(), conf.mtu) {
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+            return Err(CniError::new(
+                ErrorCode::InvalidEnvironment,
+                format!("container already has an interface named {}", env.ifname),
+            ));
+        }
+        r => r.map_err(|e| nl_err("cannot create veth pair", e))?,
+    }
+    *created_veth = true;
+    let hl = nl
+        .link_by_name(&host)
+        .map_err(|e| nl_err("cannot look up veth", e))?
+        .ok_or_else(|| CniError::new(ErrorCode::NetlinkFailure, "veth vanished"))?;
+    nl.set_link(hl.index, IFF_UP, IFF_UP, Some(br.index), None)
+        .map_err(|e| nl_err("cannot attach veth to bridge", e))?;
+    if conf.hairpin_mode {
+        nl.set_hairpin(hl.index)
+            .map_err(|e| nl_err("cannot set hairpin mode", e))?;
+    }
+    let routes = pod_routes(conf, ipam);
+    let ips: Vec<IpConfig> = ipam
+        .ips
+        .iter()
+        .map(|c| IpConfig {
+            address: c.address,
+            gateway: c.gateway,
+            interface: Some(2),
+        })
+        .collect();
+    let pod = netns::run_in(ns, || setup_pod(&env.ifname, &ips, &routes, ipam))?;
+    if conf.ip_masq {
+        let subnets: Vec<IpNet> = ips.iter().map(|c| c.address.trunc()).collect();
+        masq_state(conf)?.attach(
+            &env.container_id,
+            &env.ifname,
+            &subnets,
+            &conf.cluster_cidrs,
+        )?;
+    }
+    let netns_path = env.netns.as_ref().map(|p| p.display().to_string());
+    Ok(Attached {
+        result: CniResult {
+            interfaces: vec![
+                Interface {
+                    name: br.name.clone(),
+                    mac: Some(br.mac_string()),
+                    sandbox: None,
+                },
+                Interface {
+                    name: host,
+                    mac: Some(hl.mac_string()),
+                    sandbox: None,
+                },
+                Interface {
+                    name: env.ifname.clone(),
+                    mac: Some(pod.mac_string()),
+                    sandbox: netns_path,
+                },
+            ],
+            ips,
+            routes,
+            dns: ipam.dns.clone(),
+        },
+    })
+}
+
+impl Plugin for Bridge {
+    fn add(&self, call: &Call) -> Result<CniResult, CniError> {
+        let conf = BridgeConf::parse(call.stdin)?;
+        let ipam_type = conf.ipam_type()?;
+        delegate::find(call.env, ipam_type)?;
+        let netns_path =
+            call.env.netns.as_ref().ok_or_else(|| {
+                CniError::new(ErrorCode::InvalidEnvironment, "CNI_NETNS is not set")
+            })?;
+        let ns = netns::open(netns_path)?;
+        let ipam = delegate::add(call.env, ipam_type, call.stdin)?;
+        if ipam.ips.is_empty() {
+            let _ = delegate::exec(call.env, ipam_type, Command::Del, call.stdin);
+            return Err(CniError::new(
+                ErrorCode::InvalidNetworkConfig,
+                "IPAM returned no address",
+            ));
+        }
+        let mut created_veth = false;
+        match attach(call, &conf, &ns, &ipam, &mut created_veth) {
+            Ok(a) => Ok(a.result),
+            Err(e) => {
+                // Roll back what this call created: the veth (its peer goes
+                // with it), the masquerade marker, and the address.
+                if created_veth && let Ok(mut nl) = Netlink::open() {
+                    let _ = nl.delete_link(&names::host_veth(
+                        &conf.name,
+                        &call.env.container_id,
+                        &call.env.ifname,
+                    ));
+                }
+                if conf.ip_masq
+                    && let Ok(m) = masq_state(&conf)
+                {
+                    let _ = m.detach(&call.env.container_id, &call.env.ifname);
+                }
+                let _ = delegate::exec(call.env, ipam_type, Command::Del, call.stdin);
+                Err(e)
+            }
+        }
+    }
+
+    fn del(&self, call: &Call) -> Result<(), CniError> {
+        let conf = BridgeConf::parse(call.stdin)?;
+        let env = call.env;
+        let mut first_err = None;
+        match open_nl() {
+            Ok(mut nl) => {
+                if let Err(e) = nl.delete_link(&names::host_veth(
+                    &conf.name,
+                    &env.container_id,
+                    &env.ifname,
+                )) {
+                    first_err.get_or_insert(nl_err("cannot delete veth", e));
+                }
+            }
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+        if conf.ip_masq
+            && let Err(e) = masq_state(&conf).and_then(|m| m.detach(&env.container_id, &env.ifname))
+        {
+            first_err.get_or_insert(e);
+        }
+        if let Ok(t) = conf.ipam_type()
+            && let Err(e) = delegate::exec(env, t, Command::Del, call.stdin)
+        {
+            first_err.get_or_insert(e);
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    fn check(&self, call: &Call) -> Result<(), CniError> {
+        let conf = BridgeConf::parse(call.stdin)?;
+        let env = call.env;
+        let prev = call.base.prev_result.as_ref().ok_or_else(|| {
+            CniError::new(ErrorCode::InvalidNetworkConfig, "CHECK needs prevResult")
+        })?;
+        let prev = CniResult::from_value(prev)?;
+        delegate::exec(env, conf.ipam_type()?, Command::Check, call.stdin)?;
+        let failed = |m: String| CniError::new(ErrorCode::CheckFailed, m);
+        let mut nl = open_nl()?;
+        let br = nl
+            .link_by_name(&conf.bridge)
+            .map_err(|e| nl_err("cannot look up bridge", e))?
+            .filter(|l| l.kind == "bridge")
+            .ok_or_else(|| failed(format!("bridge {} is missing", conf.bridge)))?;
+        let host = names::host_veth(&conf.name, &env.container_id, &env.ifname);
+        let hl = nl
+            .link_by_name(&host)
+            .map_err(|e| nl_err("cannot look up veth", e))?
+            .ok_or_else(|| failed(format!("host veth {host} is missing")))?;
+        if hl.master != br.index {
+            return Err(failed(format!("{host} is not a port of {}", conf.bridge)));
+        }
+        let netns_path = env
+            .netns
+            .as_ref()
+            .ok_or_else(|| CniError::new(ErrorCode::InvalidEnvironment, "CNI_NETNS is not set"))?;
+        let ns = netns::open(netns_path)?;
+        let ifname = env.ifname.clone();
+        netns::run_in(&ns, move || {
+            let mut nl = open_nl()?;
+            let link = nl
+                .link_by_name(&ifname)
+                .map_err(|e| nl_err("cannot look up pod interface", e))?
+                .ok_or_else(|| failed(format!("{ifname} is missing in the pod")))?;
+            let have = nl
+                .addrs(link.index)
+                .map_err(|e| nl_err("cannot list addresses", e))?;
+            for ip in &prev.ips {
+                if !have.contains(&ip.address) {
+                    return Err(failed(format!("{} is missing on {ifname}", ip.address)));
+                }
+            }
+            for fam in [true, false] {
+                let routes = nl
+                    .routes(fam)
+                    .map_err(|e| nl_err("cannot list routes", e))?;
+                for r in prev.routes.iter().filter(|r| r.dst.addr().is_ipv4() == fam) {
+                    if !routes.iter().any(|k| k.dst == r.dst.trunc()) {
+                        return Err(failed(format!("route {} is missing", r.dst)));
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        if conf.ip_masq {
+            masq_state(&conf)?.check()?;
+        }
+        Ok(())
+    }
+
+    fn status(&self, call: &Call) -> Result<(), CniError> {
+        let conf = BridgeConf::parse(call.stdin)?;
+        delegate::exec(call.env, conf.ipam_type()?, Command::Status, call.stdin).map(|_| ())
+    }
+
+    fn gc(&self, call: &Call) -> Result<(), CniError> {
+        let conf = BridgeConf::parse(call.stdin)?;
+        let valid: HashSet<(String, String)> = call
+            .base
+            .valid_attachments
+            .as_ref()
+            .ok_or_else(|| {
+                CniError::new(
+                    ErrorCode::InvalidNetworkConfig,
+                    "GC without cni.dev/valid-attachments",
+                )
+            })?
+            .iter()
+            .map(|a| (a.container_id.clone(), a.ifname.clone()))
+            .collect();
+        if conf.ip_masq {
+            masq_state(&conf)?.gc(&valid)?;
+        }
+        delegate::exec(call.env, conf.ipam_type()?, Command::Gc, call.stdin).map(|_| ())
+    }
+}

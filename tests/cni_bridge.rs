@@ -1,0 +1,243 @@
+//! podroute-bridge + podroute-ipam executed in namespaces: the seed-001 flow, masquerade, CHECK, DEL cases, rollback.
+
+mod cni_util;
+
+use cni_util::*;
+use podroute::ipam::store::read_state;
+use serde_json::{Value, json};
+
+fn conf(node: &Node, version: &str, bridge: &str, extra: Value) -> String {
+    let mut c = json!({
+        "cniVersion": version,
+        "name": "podnet",
+        "type": "podroute-bridge",
+        "bridge": bridge,
+        "isGateway": true,
+        "stateDir": node.dir.path().join("state"),
+        "ipam": {
+            "type": "podroute-ipam",
+            "ranges": [[{"subnet": "198.18.1.0/24"}]],
+            "routes": [{"dst": "0.0.0.0/0"}],
+            "dataDir": node.dir.path(),
+        }
+    });
+    if let Value::Object(m) = extra {
+        for (k, v) in m {
+            c[k] = v;
+        }
+    }
+    c.to_string()
+}
+
+fn allocations(node: &Node) -> usize {
+    read_state(&node.dir.path().join("podnet"))
+        .unwrap()
+        .allocations
+        .len()
+}
+
+#[test]
+fn bridge_seed001_flow_pods_host_gateway_outside_masquerade() {
+    if !can_run_netns() {
+        return;
+    }
+    let node = Node::new();
+    let outside = Netns::new("pro");
+    let remote = Netns::new("prr");
+    // Outside world: knows no route to the pods, so only masqueraded pings return.
+    wire(&node.host, "192.0.2.1/25", &outside, "192.0.2.2/25");
+    // Another node holding pod pool 198.18.2.0/24: reached without NAT.
+    wire(&node.host, "192.0.2.129/25", &remote, "192.0.2.130/25");
+    remote.ok(&["ip", "addr", "add", "198.18.2.1/32", "dev", "lo"]);
+    remote.ok(&["ip", "route", "add", "198.18.1.0/24", "via", "192.0.2.129"]);
+    node.host
+        .ok(&["ip", "route", "add", "198.18.2.0/24", "via", "192.0.2.130"]);
+    // The remote node drops pings that do not come from a pod address.
+    remote.ok(&["nft", "add table ip t; add chain ip t in { type filter hook input priority 0; }; add rule ip t in icmp type echo-request ip saddr != 198.18.1.0/24 drop"]);
+
+    let c = conf(
+        &node,
+        "1.0.0",
+        "cni-seed",
+        json!({"ipMasq": true, "clusterCIDRs": ["198.18.0.0/16"]}),
+    );
+    let p1 = Netns::new("prp");
+    let p2 = Netns::new("prp");
+    let r1 = run(&node.inv(BRIDGE, "ADD", "pod1", &p1.path()), &c)
+        .assert_ok()
+        .clone();
+    let r2 = run(&node.inv(BRIDGE, "ADD", "pod2", &p2.path()), &c)
+        .assert_ok()
+        .clone();
+    let (a1, a2) = (ip_of(&r1, 0), ip_of(&r2, 0));
+    assert_ne!(a1, a2);
+    assert_eq!(r1["interfaces"][0]["name"], "cni-seed");
+    assert_eq!(r1["interfaces"][2]["name"], "eth0");
+    assert_eq!(r1["interfaces"][2]["sandbox"], p1.path());
+    assert_eq!(r1["ips"][0]["interface"], 2);
+
+    // Pod-to-pod is never NATed: pod2 accepts pings only from pod1's own address.
+    p2.ok(&["nft", &format!("add table ip t; add chain ip t in {{ type filter hook input priority 0; }}; add rule ip t in icmp type echo-request ip saddr != {a1} drop")]);
+    assert!(p1.ping(&a2), "pod1 -> pod2");
+    assert!(node.host.ping(&a1), "host -> pod1");
+    assert!(p1.ping("198.18.1.1"), "pod1 -> gateway");
+    assert!(p1.ping("192.0.2.2"), "pod1 -> outside (masqueraded)");
+    assert!(
+        p1.ping("198.18.2.1"),
+        "pod1 -> other node's pod pool (not masqueraded)"
+    );
+    // Gratuitous ARP announcement is on.
+    assert_eq!(
+        p1.ok(&["sysctl", "-n", "net.ipv4.conf.eth0.arp_notify"])
+            .trim(),
+        "1"
+    );
+
+    // Rules do not grow per pod: one chain, two rules (v4, v6) for the network.
+    let rules = node.ruleset();
+    assert_eq!(rules.matches("masquerade").count(), 2, "{rules}");
+
+    // CHECK passes on a healthy pod, fails once the address is removed by hand.
+    let mut chk: Value = serde_json::from_str(&c).unwrap();
+    chk["prevResult"] = r1.clone();
+    run(
+        &node.inv(BRIDGE, "CHECK", "pod1", &p1.path()),
+        &chk.to_string(),
+    )
+    .assert_ok();
+    p1.ok(&[
+        "ip",
+        "addr",
+        "del",
+        r1["ips"][0]["address"].as_str().unwrap(),
+        "dev",
+        "eth0",
+    ]);
+    run(
+        &node.inv(BRIDGE, "CHECK", "pod1", &p1.path()),
+        &chk.to_string(),
+    )
+    .assert_err(100);
+
+    // DEL twice, DEL of an unknown container, DEL after the netns is gone.
+    run(&node.inv(BRIDGE, "DEL", "pod1", &p1.path()), &c).assert_ok();
+    run(&node.inv(BRIDGE, "DEL", "pod1", &p1.path()), &c).assert_ok();
+    run(
+        &node.inv(BRIDGE, "DEL", "nosuchpod", "/run/netns/nosuch"),
+        &c,
+    )
+    .assert_ok();
+    assert!(
+        node.ruleset().contains("masquerade"),
+        "rules stay while pod2 lives"
+    );
+    let p2_path = p2.path();
+    drop(p2);
+    run(&node.inv(BRIDGE, "DEL", "pod2", &p2_path), &c).assert_ok();
+    run(&node.inv(BRIDGE, "DEL", "pod2", ""), &c).assert_ok();
+
+    // The last DEL removed the network's rules; nothing else is left.
+    assert!(!node.ruleset().contains("masquerade"), "{}", node.ruleset());
+    assert!(node.pod_veths().is_empty(), "{:?}", node.pod_veths());
+    assert_eq!(allocations(&node), 0);
+}
+
+#[test]
+fn bridge_dual_stack_default_gateway_mtu_hairpin_promisc() {
+    if !can_run_netns() {
+        return;
+    }
+    let node = Node::new();
+    let c = json!({
+        "cniVersion": "1.1.0", "name": "podnet", "type": "podroute-bridge",
+        "bridge": "cni-ds", "isDefaultGateway": true, "mtu": 1400, "hairpinMode": true, "promiscMode": true,
+        "ipam": {"type": "podroute-ipam", "dataDir": node.dir.path(),
+                 "ranges": [[{"subnet": "198.18.3.0/24"}], [{"subnet": "2001:db8:3::/64"}]]}
+    })
+    .to_string();
+    let p1 = Netns::new("prp");
+    let p2 = Netns::new("prp");
+    let r1 = run(&node.inv(BRIDGE, "ADD", "d1", &p1.path()), &c)
+        .assert_ok()
+        .clone();
+    let r2 = run(&node.inv(BRIDGE, "ADD", "d2", &p2.path()), &c)
+        .assert_ok()
+        .clone();
+    assert_eq!(r1["cniVersion"], "1.1.0");
+    assert!(p1.ping(&ip_of(&r2, 0)));
+    assert!(p1.ping(&ip_of(&r2, 1)), "IPv6 pod to pod");
+    assert!(p1.ping("2001:db8:3::1"), "IPv6 gateway");
+    let routes = p1.ok(&["ip", "route", "show", "default"]);
+    assert!(routes.contains("via 198.18.3.1"), "{routes}");
+    let routes6 = p1.ok(&["ip", "-6", "route", "show", "default"]);
+    assert!(routes6.contains("via 2001:db8:3::1"), "{routes6}");
+    assert!(p1.ok(&["ip", "link", "show", "eth0"]).contains("mtu 1400"));
+    let br = node.host.ok(&["ip", "-d", "link", "show", "cni-ds"]);
+    assert!(br.contains("mtu 1400") && br.contains("PROMISC"), "{br}");
+    let host_veth = r1["interfaces"][1]["name"].as_str().unwrap();
+    let port = node.host.ok(&["ip", "-d", "link", "show", host_veth]);
+    assert!(port.contains("hairpin on"), "{port}");
+    // STATUS and GC (1.1.0) go through to the IPAM plugin.
+    run(&node.inv(BRIDGE, "STATUS", "", ""), &c).assert_ok();
+    let mut gc: Value = serde_json::from_str(&c).unwrap();
+    gc["cni.dev/valid-attachments"] = json!([{"containerID": "d1", "ifname": "eth0"}]);
+    run(&node.inv(BRIDGE, "GC", "", ""), &gc.to_string()).assert_ok();
+    assert_eq!(
+        allocations(&node),
+        2,
+        "d1 keeps its two addresses, d2's are collected"
+    );
+    for (id, p) in [("d1", &p1), ("d2", &p2)] {
+        run(&node.inv(BRIDGE, "DEL", id, &p.path()), &c).assert_ok();
+    }
+    assert!(node.pod_veths().is_empty());
+    assert_eq!(allocations(&node), 0);
+}
+
+#[test]
+fn bridge_force_address_and_rollback_leave_nothing() {
+    if !can_run_netns() {
+        return;
+    }
+    let node = Node::new();
+    let c = conf(&node, "1.0.0", "cni-fa", json!({"ipMasq": true}));
+    let p1 = Netns::new("prp");
+    // The bridge already holds another address of the pod subnet.
+    node.host
+        .ok(&["ip", "link", "add", "cni-fa", "type", "bridge"]);
+    node.host
+        .ok(&["ip", "addr", "add", "198.18.1.200/24", "dev", "cni-fa"]);
+    run(&node.inv(BRIDGE, "ADD", "f1", &p1.path()), &c).assert_err(7);
+    // Rolled back: no veth, no address held, no rule.
+    assert!(node.pod_veths().is_empty());
+    assert_eq!(allocations(&node), 0);
+    assert!(!node.ruleset().contains("masquerade"));
+    assert!(
+        p1.ok(&["ip", "-o", "link"]).lines().count() == 1,
+        "only lo in the pod"
+    );
+    let forced = conf(
+        &node,
+        "1.0.0",
+        "cni-fa",
+        json!({"ipMasq": true, "forceAddress": true}),
+    );
+    run(&node.inv(BRIDGE, "ADD", "f1", &p1.path()), &forced).assert_ok();
+    let addrs = node.host.ok(&["ip", "addr", "show", "cni-fa"]);
+    assert!(
+        addrs.contains("198.18.1.1/24") && !addrs.contains("198.18.1.200"),
+        "{addrs}"
+    );
+    run(&node.inv(BRIDGE, "DEL", "f1", &p1.path()), &forced).assert_ok();
+
+    // The pod already has an interface of that name: fails after IPAM, rolls back.
+    let p2 = Netns::new("prp");
+    p2.ok(&[
+        "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "taken1",
+    ]);
+    let o = run(&node.inv(BRIDGE, "ADD", "f2", &p2.path()), &c);
+    assert!(!o.success);
+    assert!(node.pod_veths().is_empty());
+    assert_eq!(allocations(&node), 0);
+    assert!(!node.ruleset().contains("masquerade"));
+}
