@@ -293,9 +293,12 @@ impl Node {
             .collect()
     }
 
-    /// The nftables ruleset of the host namespace.
+    /// podroute's nftables table in the host namespace ("" when absent).
     pub fn ruleset(&self) -> String {
-        self.host.ok(&["nft", "list", "ruleset"])
+        let out = self
+            .host
+            .exec(&["nft", "list", "table", "inet", "podroute"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
 
