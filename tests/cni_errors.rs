@@ -201,6 +201,10 @@ fn bridge_bad_inputs_matrix() {
         ),
     ];
     for (what, stdin, envs, code) in cases {
+        // Errors the IPAM plugin reports arrive after the bridge exists
+        // (bridge work overlaps IPAM); the bridge is node infrastructure, not
+        // a per-pod artifact, so only veth, address and rules are checked then.
+        let late = what.contains("CIDR");
         let o = run_env(&node.inv(BRIDGE, "ADD", "e1", &p), &stdin, &envs);
         assert!(!o.success, "{what}: succeeded");
         assert_eq!(o.code(), code, "{what}: {}", o.json);
@@ -209,7 +213,10 @@ fn bridge_bad_inputs_matrix() {
             "{what}: no msg"
         );
         assert!(o.json["cniVersion"].is_string(), "{what}: no cniVersion");
-        assert_clean(&node, false, what);
+        assert_clean(&node, late, what);
+        if late {
+            let _ = node.host.exec(&["ip", "link", "del", "cni-err"]);
+        }
     }
     // CHECK is not defined for 0.3.1; STATUS/GC not before 1.1.0.
     let old = with(base(&node), &["cniVersion"], json!("0.3.1"));

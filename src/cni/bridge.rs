@@ -190,24 +190,20 @@ fn setup_pod(
     Ok(link)
 }
 
-struct Attached {
-    result: CniResult,
-}
-
-/// Everything ADD does after IPAM; `created_veth` tells the rollback what exists.
+/// Everything ADD does besides IPAM. The IPAM delegate is already running
+/// (`pending`): bridge and veth work overlaps with it, and only the address
+/// configuration waits for its result. `created_veth` tells the rollback
+/// what exists.
 fn attach(
     call: &Call,
     conf: &BridgeConf,
     ns: &File,
-    ipam: &CniResult,
+    pending: &mut Option<delegate::Pending>,
     created_veth: &mut bool,
-) -> Result<Attached, CniError> {
+) -> Result<CniResult, CniError> {
     let env = call.env;
     let mut nl = open_nl()?;
     let br = ensure_bridge(&mut nl, conf)?;
-    if conf.is_gateway {
-        ensure_gateways(&mut nl, &br, conf, &ipam.ips)?;
-    }
     let host = names::host_veth(&conf.name, &env.container_id, &env.ifname);
     // A leftover of an ADD that was killed midway: the runtime is retrying.
     nl.delete_link(&host)
@@ -233,7 +229,25 @@ fn attach(
         nl.set_hairpin(hl.index)
             .map_err(|e| nl_err("cannot set hairpin mode", e))?;
     }
-    let routes = pod_routes(conf, ipam);
+    let ipam = match pending.take() {
+        Some(p) => p.result()?,
+        None => {
+            return Err(CniError::new(
+                ErrorCode::DelegateFailure,
+                "IPAM was not started",
+            ));
+        }
+    };
+    if ipam.ips.is_empty() {
+        return Err(CniError::new(
+            ErrorCode::InvalidNetworkConfig,
+            "IPAM returned no address",
+        ));
+    }
+    if conf.is_gateway {
+        ensure_gateways(&mut nl, &br, conf, &ipam.ips)?;
+    }
+    let routes = pod_routes(conf, &ipam);
     let ips: Vec<IpConfig> = ipam
         .ips
         .iter()
@@ -243,7 +257,7 @@ fn attach(
             interface: Some(2),
         })
         .collect();
-    let pod = netns::run_in(ns, || setup_pod(&env.ifname, &ips, &routes, ipam))?;
+    let pod = netns::run_in(ns, || setup_pod(&env.ifname, &ips, &routes, &ipam))?;
     if conf.ip_masq {
         let subnets: Vec<IpNet> = ips.iter().map(|c| c.address.trunc()).collect();
         masq_state(conf)?.attach(
@@ -254,29 +268,27 @@ fn attach(
         )?;
     }
     let netns_path = env.netns.as_ref().map(|p| p.display().to_string());
-    Ok(Attached {
-        result: CniResult {
-            interfaces: vec![
-                Interface {
-                    name: br.name.clone(),
-                    mac: Some(br.mac_string()),
-                    sandbox: None,
-                },
-                Interface {
-                    name: host,
-                    mac: Some(hl.mac_string()),
-                    sandbox: None,
-                },
-                Interface {
-                    name: env.ifname.clone(),
-                    mac: Some(pod.mac_string()),
-                    sandbox: netns_path,
-                },
-            ],
-            ips,
-            routes,
-            dns: ipam.dns.clone(),
-        },
+    Ok(CniResult {
+        interfaces: vec![
+            Interface {
+                name: br.name.clone(),
+                mac: Some(br.mac_string()),
+                sandbox: None,
+            },
+            Interface {
+                name: host,
+                mac: Some(hl.mac_string()),
+                sandbox: None,
+            },
+            Interface {
+                name: env.ifname.clone(),
+                mac: Some(pod.mac_string()),
+                sandbox: netns_path,
+            },
+        ],
+        ips,
+        routes,
+        dns: ipam.dns,
     })
 }
 
@@ -290,20 +302,22 @@ impl Plugin for Bridge {
                 CniError::new(ErrorCode::InvalidEnvironment, "CNI_NETNS is not set")
             })?;
         let ns = netns::open(netns_path)?;
-        let ipam = delegate::add(call.env, ipam_type, call.stdin)?;
-        if ipam.ips.is_empty() {
-            let _ = delegate::exec(call.env, ipam_type, Command::Del, call.stdin);
-            return Err(CniError::new(
-                ErrorCode::InvalidNetworkConfig,
-                "IPAM returned no address",
-            ));
-        }
+        let mut pending = Some(delegate::spawn(
+            call.env,
+            ipam_type,
+            Command::Add,
+            call.stdin,
+        )?);
         let mut created_veth = false;
-        match attach(call, &conf, &ns, &ipam, &mut created_veth) {
-            Ok(a) => Ok(a.result),
+        match attach(call, &conf, &ns, &mut pending, &mut created_veth) {
+            Ok(r) => Ok(r),
             Err(e) => {
                 // Roll back what this call created: the veth (its peer goes
-                // with it), the masquerade marker, and the address.
+                // with it), the masquerade marker, and the address. IPAM must
+                // have finished before its DEL, or the DEL could overtake it.
+                if let Some(p) = pending.take() {
+                    let _ = p.wait();
+                }
                 if created_veth && let Ok(mut nl) = Netlink::open() {
                     let _ = nl.delete_link(&names::host_veth(
                         &conf.name,
@@ -326,6 +340,18 @@ impl Plugin for Bridge {
         let conf = BridgeConf::parse(call.stdin)?;
         let env = call.env;
         let mut first_err = None;
+        // The IPAM release runs while the veth is deleted (the slow part of
+        // DEL in the kernel); DEL must finish every step even if one fails.
+        let pending = match conf.ipam_type() {
+            Ok(t) => match delegate::spawn(env, t, Command::Del, call.stdin) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                    None
+                }
+            },
+            Err(_) => None,
+        };
         match open_nl() {
             Ok(mut nl) => {
                 if let Err(e) = nl.delete_link(&names::host_veth(
@@ -345,8 +371,8 @@ impl Plugin for Bridge {
         {
             first_err.get_or_insert(e);
         }
-        if let Ok(t) = conf.ipam_type()
-            && let Err(e) = delegate::exec(env, t, Command::Del, call.stdin)
+        if let Some(p) = pending
+            && let Err(e) = p.wait()
         {
             first_err.get_or_insert(e);
         }

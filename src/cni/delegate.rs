@@ -28,9 +28,21 @@ pub fn find(env: &CniEnv, name: &str) -> Result<PathBuf, CniError> {
         })
 }
 
-/// Runs the delegate with the caller's environment but `command`, feeding `stdin`.
-/// Returns its stdout on success, its own error object on failure.
-pub fn exec(env: &CniEnv, name: &str, command: Command, stdin: &[u8]) -> Result<Vec<u8>, CniError> {
+/// A delegate that is running; its output is collected by [`Pending::wait`].
+#[derive(Debug)]
+pub struct Pending {
+    child: std::process::Child,
+    name: String,
+}
+
+/// Starts the delegate with the caller's environment but `command`, feeding
+/// `stdin`, without waiting: the caller overlaps its own work with it.
+pub fn spawn(
+    env: &CniEnv,
+    name: &str,
+    command: Command,
+    stdin: &[u8],
+) -> Result<Pending, CniError> {
     let bin = find(env, name)?;
     let mut child = std::process::Command::new(&bin)
         .env("CNI_COMMAND", command.as_str())
@@ -46,39 +58,61 @@ pub fn exec(env: &CniEnv, name: &str, command: Command, stdin: &[u8]) -> Result<
             )
         })?;
     if let Some(mut input) = child.stdin.take() {
-        // A delegate that exits early closes the pipe; its exit status tells why.
+        // A delegate reads all of stdin before writing, so this cannot
+        // deadlock; one that exits early closes the pipe and its status says why.
         let _ = input.write_all(stdin);
     }
-    let out = child.wait_with_output().map_err(|e| {
-        CniError::with_details(
-            ErrorCode::IoFailure,
-            format!("cannot wait for {name}"),
-            e.to_string(),
-        )
-    })?;
-    if out.status.success() {
-        return Ok(out.stdout);
+    Ok(Pending {
+        child,
+        name: name.to_string(),
+    })
+}
+
+impl Pending {
+    /// Waits for the delegate: its stdout on success, its own error object on failure.
+    pub fn wait(self) -> Result<Vec<u8>, CniError> {
+        let name = self.name;
+        let out = self.child.wait_with_output().map_err(|e| {
+            CniError::with_details(
+                ErrorCode::IoFailure,
+                format!("cannot wait for {name}"),
+                e.to_string(),
+            )
+        })?;
+        if out.status.success() {
+            return Ok(out.stdout);
+        }
+        #[derive(serde::Deserialize)]
+        struct Wire {
+            code: u32,
+            #[serde(default)]
+            msg: String,
+            #[serde(default)]
+            details: String,
+        }
+        match serde_json::from_slice::<Wire>(&out.stdout) {
+            Ok(w) => Err(CniError::with_details(
+                ErrorCode::from(w.code),
+                format!("{name}: {}", w.msg),
+                w.details,
+            )),
+            Err(_) => Err(CniError::with_details(
+                ErrorCode::DelegateFailure,
+                format!("{name} failed ({})", out.status),
+                String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            )),
+        }
     }
-    #[derive(serde::Deserialize)]
-    struct Wire {
-        code: u32,
-        #[serde(default)]
-        msg: String,
-        #[serde(default)]
-        details: String,
+
+    /// Waits for an ADD and parses its result.
+    pub fn result(self) -> Result<CniResult, CniError> {
+        CniResult::parse(&self.wait()?)
     }
-    match serde_json::from_slice::<Wire>(&out.stdout) {
-        Ok(w) => Err(CniError::with_details(
-            ErrorCode::from(w.code),
-            format!("{name}: {}", w.msg),
-            w.details,
-        )),
-        Err(_) => Err(CniError::with_details(
-            ErrorCode::DelegateFailure,
-            format!("{name} failed ({})", out.status),
-            String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        )),
-    }
+}
+
+/// Runs the delegate to completion.
+pub fn exec(env: &CniEnv, name: &str, command: Command, stdin: &[u8]) -> Result<Vec<u8>, CniError> {
+    spawn(env, name, command, stdin)?.wait()
 }
 
 /// Delegated ADD: the IPAM result.
