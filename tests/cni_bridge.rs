@@ -241,3 +241,52 @@ fn bridge_force_address_and_rollback_leave_nothing() {
     assert_eq!(allocations(&node), 0);
     assert!(!node.ruleset().contains("masquerade"));
 }
+
+#[test]
+fn bridge_announces_gratuitous_arp_and_unsolicited_na() {
+    if !can_run_netns() {
+        return;
+    }
+    let node = Node::new();
+    // A pre-existing bridge that learns neighbours from unsolicited announcements.
+    node.host
+        .ok(&["ip", "link", "add", "cni-an", "type", "bridge"]);
+    node.host
+        .ok(&["sysctl", "-qw", "net.ipv4.conf.cni-an.arp_accept=1"]);
+    node.host.ok(&[
+        "sysctl",
+        "-qw",
+        "net.ipv6.conf.cni-an.accept_untracked_na=1",
+    ]);
+    let c = json!({
+        "cniVersion": "1.0.0", "name": "podnet", "type": "podroute-bridge", "bridge": "cni-an", "isGateway": true,
+        "ipam": {"type": "podroute-ipam", "dataDir": node.dir.path(),
+                 "ranges": [[{"subnet": "198.18.4.0/24"}], [{"subnet": "2001:db8:4::/64"}]]}
+    })
+    .to_string();
+    let pod = Netns::new("prp");
+    let r = run(&node.inv(BRIDGE, "ADD", "an1", &pod.path()), &c)
+        .assert_ok()
+        .clone();
+    let mac = r["interfaces"][2]["mac"].as_str().unwrap().to_string();
+    let (v4, v6) = (ip_of(&r, 0), ip_of(&r, 1));
+    // No traffic was sent to the pod: only the announcements can have filled the table.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let neigh = node.host.ok(&["ip", "neigh", "show", "dev", "cni-an"]);
+        let has = |ip: &str| {
+            neigh
+                .lines()
+                .any(|l| l.starts_with(&format!("{ip} ")) && l.contains(&mac))
+        };
+        if has(&v4) && has(&v6) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no announcement seen: {neigh}"
+        );
+        std::thread::yield_now();
+    }
+    run(&node.inv(BRIDGE, "DEL", "an1", &pod.path()), &c).assert_ok();
+}

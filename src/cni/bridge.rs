@@ -1,5 +1,6 @@
 //! podroute-bridge's CNI commands: bridge + veth attachment with delegated IPAM, rollback on failure.
 
+use super::announce;
 use super::bridge_conf::{BridgeConf, DEFAULT_STATE_DIR};
 use super::delegate;
 use super::env::Command;
@@ -153,11 +154,15 @@ fn gateway_for(ipam: &CniResult, dst: &IpNet) -> Option<IpAddr> {
 }
 
 /// Configures the container side; runs inside the container's namespace.
+/// `host_nl` is a socket of the host namespace (sockets keep the namespace
+/// they were opened in), used to see the host end of the veth.
 fn setup_pod(
     ifname: &str,
     ips: &[IpConfig],
     routes: &[Route],
     ipam: &CniResult,
+    host_nl: &mut Netlink,
+    host_veth: &str,
 ) -> Result<Link, CniError> {
     let mut nl = open_nl()?;
     let link = nl
@@ -186,6 +191,17 @@ fn setup_pod(
         let gw = r.gw.or_else(|| gateway_for(ipam, &r.dst));
         nl.add_route(&r.dst, gw, link.index)
             .map_err(|e| nl_err(format!("cannot add route {}", r.dst), e))?;
+    }
+    // Announce once both veth ends are operational (linkwatch runs
+    // asynchronously after carrier-on; until then the bridge port does not
+    // forward). Announcing is best effort: a pod without it still works,
+    // neighbours just learn its MAC on first contact.
+    let wait = std::time::Duration::from_millis(500);
+    let up = nl.wait_oper_up(ifname, wait).unwrap_or(false)
+        && host_nl.wait_oper_up(host_veth, wait).unwrap_or(false);
+    if up {
+        let addrs: Vec<IpAddr> = ips.iter().map(|c| c.address.addr()).collect();
+        let _ = announce::announce(link.index, &link.mac, &addrs);
     }
     Ok(link)
 }
@@ -257,7 +273,9 @@ fn attach(
             interface: Some(2),
         })
         .collect();
-    let pod = netns::run_in(ns, || setup_pod(&env.ifname, &ips, &routes, &ipam))?;
+    let pod = netns::run_in(ns, || {
+        setup_pod(&env.ifname, &ips, &routes, &ipam, &mut nl, &host)
+    })?;
     if conf.ip_masq {
         let subnets: Vec<IpNet> = ips.iter().map(|c| c.address.trunc()).collect();
         masq_state(conf)?.attach(

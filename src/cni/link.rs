@@ -16,6 +16,7 @@ const IFLA_ADDRESS: u16 = 1;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_MTU: u16 = 4;
 const IFLA_MASTER: u16 = 10;
+const IFLA_OPERSTATE: u16 = 16;
 const IFLA_PROTINFO: u16 = 12;
 const IFLA_LINKINFO: u16 = 18;
 const IFLA_NET_NS_FD: u16 = 28;
@@ -45,7 +46,12 @@ pub struct Link {
     pub mac: Vec<u8>,
     /// IFLA_INFO_KIND (`bridge`, `veth`, ...).
     pub kind: String,
+    /// RFC 2863 operational state (IF_OPER_UP = 6).
+    pub operstate: u8,
 }
+
+/// IF_OPER_UP.
+pub const IF_OPER_UP: u8 = 6;
 
 impl Link {
     /// MAC in `aa:bb:cc:dd:ee:ff` form.
@@ -84,6 +90,7 @@ fn parse_link(p: &[u8]) -> Option<Link> {
                     .to_string()
             }
             IFLA_ADDRESS => l.mac = v.to_vec(),
+            IFLA_OPERSTATE if !v.is_empty() => l.operstate = v[0],
             IFLA_MTU if v.len() >= 4 => l.mtu = u32::from_ne_bytes([v[0], v[1], v[2], v[3]]),
             IFLA_MASTER if v.len() >= 4 => l.master = u32::from_ne_bytes([v[0], v[1], v[2], v[3]]),
             IFLA_LINKINFO => {
@@ -115,6 +122,25 @@ impl Netlink {
             Ok(replies) => Ok(replies.first().and_then(|p| parse_link(p))),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(e),
+        }
+    }
+
+    /// Waits (bounded) until linkwatch has processed the carrier of `name`:
+    /// only then are its qdisc active and, for a bridge port, its port state
+    /// forwarding. Returns whether it got there.
+    pub fn wait_oper_up(&mut self, name: &str, timeout: std::time::Duration) -> io::Result<bool> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if self
+                .link_by_name(name)?
+                .is_some_and(|l| l.operstate == IF_OPER_UP)
+            {
+                return Ok(true);
+            }
+            if std::time::Instant::now() > deadline {
+                return Ok(false);
+            }
+            std::thread::sleep(std::time::Duration::from_micros(50));
         }
     }
 

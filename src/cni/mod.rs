@@ -1,6 +1,7 @@
 //! CNI protocol (spec 1.1.0, accepting 0.3.x/0.4.0/1.0.0 configs) and the podroute-bridge plugin.
 
 pub mod addr;
+pub mod announce;
 pub mod bridge;
 pub mod bridge_conf;
 pub mod config;
