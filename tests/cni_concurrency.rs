@@ -128,6 +128,15 @@ fn bridge_sigkill_during_add_then_del_gc_and_add_recover() {
     gc["cni.dev/valid-attachments"] = Value::Array(valid);
     run(&node.inv(BRIDGE, "GC", "", ""), &gc.to_string()).assert_ok();
     assert_eq!(allocations(&node), 15);
+    // GC also removed the killed pods' veths: only the 15 valid ones remain.
+    assert_eq!(node.pod_veths().len(), 15, "{:?}", node.pod_veths());
+    for pod in &pods[15..] {
+        assert_eq!(
+            pod.ok(&["ip", "-o", "link"]).lines().count(),
+            1,
+            "pod still has its veth"
+        );
+    }
     for (i, pod) in pods.iter().enumerate() {
         run(
             &node.inv(BRIDGE, "DEL", &format!("kill{i}"), &pod.path()),

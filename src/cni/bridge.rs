@@ -478,6 +478,17 @@ impl Plugin for Bridge {
             .iter()
             .map(|a| (a.container_id.clone(), a.ifname.clone()))
             .collect();
+        // Host veths of this network whose attachment is no longer valid
+        // (an ADD killed midway, a DEL that never came); the peer goes with each.
+        let mut nl = open_nl()?;
+        for link in nl.links().map_err(|e| nl_err("cannot list links", e))? {
+            if let Some((cid, ifname)) = names::parse_veth_alias(&link.alias, &conf.name)
+                && !valid.contains(&(cid.to_string(), ifname.to_string()))
+            {
+                nl.delete_link(&link.name)
+                    .map_err(|e| nl_err(format!("cannot delete {}", link.name), e))?;
+            }
+        }
         if conf.ip_masq {
             masq_state(&conf)?.gc(&valid)?;
         }

@@ -17,6 +17,7 @@ const IFLA_IFNAME: u16 = 3;
 const IFLA_MTU: u16 = 4;
 const IFLA_MASTER: u16 = 10;
 const IFLA_OPERSTATE: u16 = 16;
+const IFLA_IFALIAS: u16 = 20;
 const IFLA_PROTINFO: u16 = 12;
 const IFLA_LINKINFO: u16 = 18;
 const IFLA_NET_NS_FD: u16 = 28;
@@ -48,6 +49,8 @@ pub struct Link {
     pub kind: String,
     /// RFC 2863 operational state (IF_OPER_UP = 6).
     pub operstate: u8,
+    /// IFLA_IFALIAS, empty if unset.
+    pub alias: String,
 }
 
 /// IF_OPER_UP.
@@ -91,6 +94,11 @@ fn parse_link(p: &[u8]) -> Option<Link> {
             }
             IFLA_ADDRESS => l.mac = v.to_vec(),
             IFLA_OPERSTATE if !v.is_empty() => l.operstate = v[0],
+            IFLA_IFALIAS => {
+                l.alias = String::from_utf8_lossy(v)
+                    .trim_end_matches('\0')
+                    .to_string()
+            }
             IFLA_MTU if v.len() >= 4 => l.mtu = u32::from_ne_bytes([v[0], v[1], v[2], v[3]]),
             IFLA_MASTER if v.len() >= 4 => l.master = u32::from_ne_bytes([v[0], v[1], v[2], v[3]]),
             IFLA_LINKINFO => {
@@ -215,6 +223,13 @@ impl Netlink {
         if let Some(mtu) = mtu {
             m.attr_u32(IFLA_MTU, mtu);
         }
+        self.request(m)
+    }
+
+    /// Sets the interface alias (kept by the kernel, up to 255 octets).
+    pub fn set_alias(&mut self, index: u32, alias: &str) -> io::Result<()> {
+        let mut m = Msg::new(RTM_NEWLINK, 0, &ifinfo(0, index, 0, 0));
+        m.attr_str(IFLA_IFALIAS, alias);
         self.request(m)
     }
 

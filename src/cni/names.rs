@@ -21,6 +21,23 @@ pub fn host_veth(network: &str, container_id: &str, ifname: &str) -> String {
     format!("pr{:011x}", fnv64(key.as_bytes()) & 0xfff_ffff_ffff)
 }
 
+/// The alias podroute-bridge gives a host veth: it says which network and
+/// attachment the veth belongs to, so GC deletes only its own, even on a
+/// bridge shared by several networks.
+pub fn veth_alias(network: &str, container_id: &str, ifname: &str) -> String {
+    format!("podroute:{network}:{container_id}:{ifname}")
+}
+
+/// Parses [`veth_alias`] back into (container ID, ifname) for `network`.
+pub fn parse_veth_alias<'a>(alias: &'a str, network: &str) -> Option<(&'a str, &'a str)> {
+    let rest = alias
+        .strip_prefix("podroute:")?
+        .strip_prefix(network)?
+        .strip_prefix(':')?;
+    // Container IDs hold no ':' (alphanumerics, '_', '.', '-'), so the first ':' ends it.
+    rest.split_once(':')
+}
+
 /// A locally administered unicast MAC for a bridge, stable per name.
 pub fn bridge_mac(bridge: &str) -> [u8; 6] {
     let h = fnv64(bridge.as_bytes()).to_be_bytes();
@@ -38,5 +55,9 @@ mod tests {
         assert_ne!(a, host_veth("net", "c2", "eth0"));
         assert!(a.len() <= 15);
         assert_eq!(bridge_mac("podroute0")[0] & 0x03, 0x02);
+        let alias = veth_alias("net", "c1", "eth0");
+        assert_eq!(parse_veth_alias(&alias, "net"), Some(("c1", "eth0")));
+        assert_eq!(parse_veth_alias(&alias, "ne"), None);
+        assert_eq!(parse_veth_alias(&alias, "other"), None);
     }
 }
