@@ -149,7 +149,7 @@ fn bridge_dual_stack_default_gateway_mtu_hairpin_promisc() {
     }
     let node = Node::new();
     let c = json!({
-        "cniVersion": "1.1.0", "name": "podnet", "type": "podroute-bridge",
+        "cniVersion": "1.1.0", "name": "podnet", "type": "podroute-bridge", "stateDir": node.dir.path().join("state"),
         "bridge": "cni-ds", "isDefaultGateway": true, "mtu": 1400, "hairpinMode": true, "promiscMode": true,
         "ipam": {"type": "podroute-ipam", "dataDir": node.dir.path(),
                  "ranges": [[{"subnet": "198.18.3.0/24"}], [{"subnet": "2001:db8:3::/64"}]]}
@@ -259,7 +259,7 @@ fn bridge_announces_gratuitous_arp_and_unsolicited_na() {
         "net.ipv6.conf.cni-an.accept_untracked_na=1",
     ]);
     let c = json!({
-        "cniVersion": "1.0.0", "name": "podnet", "type": "podroute-bridge", "bridge": "cni-an", "isGateway": true,
+        "cniVersion": "1.0.0", "name": "podnet", "type": "podroute-bridge", "bridge": "cni-an", "isGateway": true, "stateDir": node.dir.path().join("state"),
         "ipam": {"type": "podroute-ipam", "dataDir": node.dir.path(),
                  "ranges": [[{"subnet": "198.18.4.0/24"}], [{"subnet": "2001:db8:4::/64"}]]}
     })

@@ -53,7 +53,7 @@ fn interop_podroute_bridge_with_reference_host_local() {
     for version in ["1.0.0", "0.3.1"] {
         let node = Node::new();
         let c = json!({
-            "cniVersion": version, "name": "ionet", "type": "podroute-bridge", "bridge": "cni-io1",
+            "cniVersion": version, "name": "ionet", "type": "podroute-bridge", "bridge": "cni-io1", "stateDir": node.dir.path().join("state"),
             "isGateway": true,
             "ipam": {"type": "host-local", "ranges": [[{"subnet": "198.18.50.0/24"}]],
                      "routes": [{"dst": "0.0.0.0/0"}], "dataDir": node.dir.path()}

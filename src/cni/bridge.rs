@@ -6,12 +6,13 @@ use super::delegate;
 use super::env::Command;
 use super::error::{CniError, ErrorCode};
 use super::link::{IFF_PROMISC, IFF_UP, Link};
-use super::masq::MasqState;
+use super::masq;
 use super::names;
 use super::netlink::Netlink;
 use super::netns;
 use super::result::{CniResult, Interface, IpConfig, Route};
 use super::skel::{Call, Plugin};
+use super::state::AttachState;
 use ipnet::IpNet;
 use std::collections::HashSet;
 use std::fs::File;
@@ -30,12 +31,12 @@ fn open_nl() -> Result<Netlink, CniError> {
     Netlink::open().map_err(|e| nl_err("cannot open netlink socket", e))
 }
 
-fn masq_state(conf: &BridgeConf) -> Result<MasqState, CniError> {
+fn attach_state(conf: &BridgeConf) -> Result<AttachState, CniError> {
     let base = conf
         .state_dir
         .as_deref()
         .unwrap_or(Path::new(DEFAULT_STATE_DIR));
-    MasqState::new(base, &conf.name)
+    AttachState::new(base, &conf.name)
 }
 
 /// Finds or creates the bridge and brings it into the configured state.
@@ -153,17 +154,27 @@ fn gateway_for(ipam: &CniResult, dst: &IpNet) -> Option<IpAddr> {
         .find_map(|c| c.gateway)
 }
 
-/// Configures the container side; runs inside the container's namespace.
-/// `host_nl` is a socket of the host namespace (sockets keep the namespace
-/// they were opened in), used to see the host end of the veth.
-fn setup_pod(
+/// What the pod side needs once IPAM has answered.
+struct PodPlan {
+    ips: Vec<IpConfig>,
+    routes: Vec<Route>,
+    ipam: CniResult,
+}
+
+/// The container side, on a thread inside the container's namespace. It
+/// brings the interface up at once, so that linkwatch (which activates the
+/// qdisc and the bridge port asynchronously after carrier-on) runs while IPAM
+/// is still working; then it waits for the plan and applies it. `host_nl` is
+/// a socket of the host namespace (sockets keep the namespace they were
+/// opened in), used to see the host end of the veth.
+fn pod_side(
+    ns: &File,
     ifname: &str,
-    ips: &[IpConfig],
-    routes: &[Route],
-    ipam: &CniResult,
-    host_nl: &mut Netlink,
+    plan: std::sync::mpsc::Receiver<PodPlan>,
+    mut host_nl: Netlink,
     host_veth: &str,
 ) -> Result<Link, CniError> {
+    netns::enter(ns)?;
     let mut nl = open_nl()?;
     let link = nl
         .link_by_name(ifname)
@@ -174,28 +185,33 @@ fn setup_pod(
                 format!("{ifname} missing in pod"),
             )
         })?;
-    // The kernel announces the addresses (gratuitous ARP, unsolicited NA) when
-    // the link comes up with these set, so neighbours drop stale entries of a
-    // reused address.
+    // Also let the kernel announce on later MAC changes.
     netns::sysctl_if("ipv4", ifname, "arp_notify", "1")?;
+    nl.set_link(link.index, IFF_UP, IFF_UP, None, None)
+        .map_err(|e| nl_err("cannot set pod interface up", e))?;
+    // A closed channel means the main thread failed: stop, it rolls back.
+    let Ok(PodPlan { ips, routes, ipam }) = plan.recv() else {
+        return Err(CniError::new(
+            ErrorCode::DelegateFailure,
+            "attachment aborted",
+        ));
+    };
     if ips.iter().any(|c| c.address.addr().is_ipv6()) {
         netns::sysctl_if("ipv6", ifname, "ndisc_notify", "1")?;
     }
-    for ip in ips {
+    for ip in &ips {
         nl.add_addr(link.index, &ip.address, true)
             .map_err(|e| nl_err(format!("cannot add {}", ip.address), e))?;
     }
-    nl.set_link(link.index, IFF_UP, IFF_UP, None, None)
-        .map_err(|e| nl_err("cannot set pod interface up", e))?;
-    for r in routes {
-        let gw = r.gw.or_else(|| gateway_for(ipam, &r.dst));
+    for r in &routes {
+        let gw = r.gw.or_else(|| gateway_for(&ipam, &r.dst));
         nl.add_route(&r.dst, gw, link.index)
             .map_err(|e| nl_err(format!("cannot add route {}", r.dst), e))?;
     }
-    // Announce once both veth ends are operational (linkwatch runs
-    // asynchronously after carrier-on; until then the bridge port does not
-    // forward). Announcing is best effort: a pod without it still works,
-    // neighbours just learn its MAC on first contact.
+    // Announce once both veth ends are operational (until then the frames
+    // would be dropped by the no-op qdisc or the not yet forwarding bridge
+    // port). Best effort: a pod without it still works, neighbours just
+    // learn its MAC on first contact.
     let wait = std::time::Duration::from_millis(500);
     let up = nl.wait_oper_up(ifname, wait).unwrap_or(false)
         && host_nl.wait_oper_up(host_veth, wait).unwrap_or(false);
@@ -221,6 +237,8 @@ fn attach(
     let mut nl = open_nl()?;
     let br = ensure_bridge(&mut nl, conf)?;
     let host = names::host_veth(&conf.name, &env.container_id, &env.ifname);
+    // Marked before the veth exists, so GC finds it whatever happens next.
+    attach_state(conf)?.reserve(&env.container_id, &env.ifname)?;
     // A leftover of an ADD that was killed midway: the runtime is retrying.
     nl.delete_link(&host)
         .map_err(|e| nl_err("cannot remove stale veth", e))?;
@@ -245,45 +263,58 @@ fn attach(
         nl.set_hairpin(hl.index)
             .map_err(|e| nl_err("cannot set hairpin mode", e))?;
     }
-    let ipam = match pending.take() {
-        Some(p) => p.result()?,
-        None => {
-            return Err(CniError::new(
-                ErrorCode::DelegateFailure,
-                "IPAM was not started",
-            ));
-        }
-    };
-    if ipam.ips.is_empty() {
-        return Err(CniError::new(
-            ErrorCode::InvalidNetworkConfig,
-            "IPAM returned no address",
-        ));
-    }
-    if conf.is_gateway {
-        ensure_gateways(&mut nl, &br, conf, &ipam.ips)?;
-    }
-    let routes = pod_routes(conf, &ipam);
-    let ips: Vec<IpConfig> = ipam
-        .ips
-        .iter()
-        .map(|c| IpConfig {
-            address: c.address,
-            gateway: c.gateway,
-            interface: Some(2),
-        })
-        .collect();
-    let pod = netns::run_in(ns, || {
-        setup_pod(&env.ifname, &ips, &routes, &ipam, &mut nl, &host)
+    let pod_nl = open_nl()?;
+    let (pod, ips, routes, ipam) = std::thread::scope(|sc| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let worker = sc.spawn(|| pod_side(ns, &env.ifname, rx, pod_nl, &host));
+        let main = (|| {
+            let ipam = match pending.take() {
+                Some(p) => p.result()?,
+                None => {
+                    return Err(CniError::new(
+                        ErrorCode::DelegateFailure,
+                        "IPAM was not started",
+                    ));
+                }
+            };
+            if ipam.ips.is_empty() {
+                return Err(CniError::new(
+                    ErrorCode::InvalidNetworkConfig,
+                    "IPAM returned no address",
+                ));
+            }
+            if conf.is_gateway {
+                ensure_gateways(&mut nl, &br, conf, &ipam.ips)?;
+            }
+            let routes = pod_routes(conf, &ipam);
+            let ips: Vec<IpConfig> = ipam
+                .ips
+                .iter()
+                .map(|c| IpConfig {
+                    address: c.address,
+                    gateway: c.gateway,
+                    interface: Some(2),
+                })
+                .collect();
+            let plan = PodPlan {
+                ips: ips.clone(),
+                routes: routes.clone(),
+                ipam: ipam.clone(),
+            };
+            // A send error means the worker already failed; its join says why.
+            let _ = tx.send(plan);
+            Ok((ips, routes, ipam))
+        })();
+        drop(tx);
+        let pod = worker
+            .join()
+            .unwrap_or_else(|_| Err(CniError::new(ErrorCode::IoFailure, "netns worker panicked")));
+        let (ips, routes, ipam) = main?;
+        Ok::<_, CniError>((pod?, ips, routes, ipam))
     })?;
     if conf.ip_masq {
         let subnets: Vec<IpNet> = ips.iter().map(|c| c.address.trunc()).collect();
-        masq_state(conf)?.attach(
-            &env.container_id,
-            &env.ifname,
-            &subnets,
-            &conf.cluster_cidrs,
-        )?;
+        attach_state(conf)?.ensure_masq(&subnets, &conf.cluster_cidrs)?;
     }
     let netns_path = env.netns.as_ref().map(|p| p.display().to_string());
     Ok(CniResult {
@@ -343,10 +374,8 @@ impl Plugin for Bridge {
                         &call.env.ifname,
                     ));
                 }
-                if conf.ip_masq
-                    && let Ok(m) = masq_state(&conf)
-                {
-                    let _ = m.detach(&call.env.container_id, &call.env.ifname);
+                if let Ok(m) = attach_state(&conf) {
+                    let _ = m.release(&call.env.container_id, &call.env.ifname);
                 }
                 let _ = delegate::exec(call.env, ipam_type, Command::Del, call.stdin);
                 Err(e)
@@ -384,8 +413,7 @@ impl Plugin for Bridge {
                 first_err.get_or_insert(e);
             }
         }
-        if conf.ip_masq
-            && let Err(e) = masq_state(&conf).and_then(|m| m.detach(&env.container_id, &env.ifname))
+        if let Err(e) = attach_state(&conf).and_then(|m| m.release(&env.container_id, &env.ifname))
         {
             first_err.get_or_insert(e);
         }
@@ -453,7 +481,7 @@ impl Plugin for Bridge {
             Ok(())
         })?;
         if conf.ip_masq {
-            masq_state(&conf)?.check()?;
+            masq::check(&conf.name)?;
         }
         Ok(())
     }
@@ -479,8 +507,14 @@ impl Plugin for Bridge {
             .map(|a| (a.container_id.clone(), a.ifname.clone()))
             .collect();
         // Host veths of this network whose attachment is no longer valid
-        // (an ADD killed midway, a DEL that never came); the peer goes with each.
+        // (an ADD killed midway, a DEL that never came); the peer goes with
+        // each. The markers know every attachment ever started; the aliases
+        // also cover a wiped state directory.
         let mut nl = open_nl()?;
+        for (cid, ifname) in attach_state(&conf)?.gc(&valid)? {
+            nl.delete_link(&names::host_veth(&conf.name, &cid, &ifname))
+                .map_err(|e| nl_err("cannot delete veth", e))?;
+        }
         for link in nl.links().map_err(|e| nl_err("cannot list links", e))? {
             if let Some((cid, ifname)) = names::parse_veth_alias(&link.alias, &conf.name)
                 && !valid.contains(&(cid.to_string(), ifname.to_string()))
@@ -488,9 +522,6 @@ impl Plugin for Bridge {
                 nl.delete_link(&link.name)
                     .map_err(|e| nl_err(format!("cannot delete {}", link.name), e))?;
             }
-        }
-        if conf.ip_masq {
-            masq_state(&conf)?.gc(&valid)?;
         }
         delegate::exec(call.env, conf.ipam_type()?, Command::Gc, call.stdin).map(|_| ())
     }

@@ -16,4 +16,5 @@ pub mod netns;
 pub mod result;
 pub mod route;
 pub mod skel;
+pub mod state;
 pub mod version;

@@ -21,6 +21,20 @@ pub fn open(path: &Path) -> Result<File, CniError> {
     })
 }
 
+/// Moves the calling thread into `ns` (only this thread: setns(2) is per thread).
+pub fn enter(ns: &File) -> Result<(), CniError> {
+    // SAFETY: setns on a namespace fd we hold open.
+    let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+    if rc != 0 {
+        return Err(CniError::with_details(
+            ErrorCode::IoFailure,
+            "cannot enter netns",
+            std::io::Error::last_os_error().to_string(),
+        ));
+    }
+    Ok(())
+}
+
 /// Runs `f` on a fresh thread that has joined `ns`, so the plugin's own
 /// threads never change namespace (setns(2) switches only the caller).
 pub fn run_in<T: Send>(
