@@ -2,8 +2,9 @@
 # CNI plugin benchmark: podroute-bridge+podroute-ipam against the reference
 # bridge+host-local (/usr/lib/cni), measured in the same run, inside network
 # namespaces created here (never the root namespace).
-# Prints median/p95 ADD and DEL latency over N sequential pods and the
-# throughput of C concurrent ADDs, for a plain (isGateway) and an ipMasq config.
+# For a plain (isGateway) and an ipMasq config, prints median/p95 ADD and DEL
+# latency over N sequential pods and the throughput of C concurrent ADDs.
+# The two plugin pairs alternate pod by pod, so both see the same machine load.
 # Usage: bash scripts/bench-cni.sh [N=200] [C=20]   (as root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,36 +13,43 @@ if [ "${1:-}" = "--inner" ]; then
     # Runs inside the host namespace: plugins are exec'd directly, so no
     # `ip netns exec` cost is measured.
     shift
-    label=$1 bin=$2 conf=$3 n=$4 c=$5 pods=$6 out=$7
-    export CNI_PATH CNI_IFNAME=eth0
+    n=$1 c=$2 pods=$3 out=$4 label_a=$5 bin_a=$6 conf_a=$7 label_b=$8 bin_b=$9 conf_b=${10}
+    export CNI_IFNAME=eth0
     ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", (b - a) * 1000 }'; }
-    add_t=() del_t=()
+    declare -a add_a add_b del_a del_b
+    call() { # command id netns bin conf
+        CNI_COMMAND=$1 CNI_CONTAINERID=$2 CNI_NETNS=$3 "$4" <"$5" >/dev/null
+    }
     for i in $(seq 1 "$n"); do
-        t0=$EPOCHREALTIME
-        CNI_COMMAND=ADD CNI_CONTAINERID="b$i" CNI_NETNS="/run/netns/$pods-$i" "$bin" <"$conf" >/dev/null
-        t1=$EPOCHREALTIME
-        add_t+=("$(ms "$t0" "$t1")")
+        t0=$EPOCHREALTIME; call ADD "a$i" "/run/netns/$pods-a-$i" "$bin_a" "$conf_a"; t1=$EPOCHREALTIME
+        call ADD "b$i" "/run/netns/$pods-b-$i" "$bin_b" "$conf_b"; t2=$EPOCHREALTIME
+        add_a+=("$(ms "$t0" "$t1")"); add_b+=("$(ms "$t1" "$t2")")
     done
     for i in $(seq 1 "$n"); do
+        t0=$EPOCHREALTIME; call DEL "a$i" "/run/netns/$pods-a-$i" "$bin_a" "$conf_a"; t1=$EPOCHREALTIME
+        call DEL "b$i" "/run/netns/$pods-b-$i" "$bin_b" "$conf_b"; t2=$EPOCHREALTIME
+        del_a+=("$(ms "$t0" "$t1")"); del_b+=("$(ms "$t1" "$t2")")
+    done
+    concurrent() { # tag bin conf -> ADDs per second
+        local t0 t1 i
         t0=$EPOCHREALTIME
-        CNI_COMMAND=DEL CNI_CONTAINERID="b$i" CNI_NETNS="/run/netns/$pods-$i" "$bin" <"$conf" >/dev/null
+        for i in $(seq 1 "$c"); do call ADD "c$i" "/run/netns/$pods-$1-$i" "$2" "$3" & done
+        wait
         t1=$EPOCHREALTIME
-        del_t+=("$(ms "$t0" "$t1")")
-    done
-    t0=$EPOCHREALTIME
-    for i in $(seq 1 "$c"); do
-        CNI_COMMAND=ADD CNI_CONTAINERID="c$i" CNI_NETNS="/run/netns/$pods-$i" "$bin" <"$conf" >/dev/null &
-    done
-    wait
-    t1=$EPOCHREALTIME
-    conc=$(awk -v a="$t0" -v b="$t1" -v c="$c" 'BEGIN { printf "%.0f", c / (b - a) }')
-    for i in $(seq 1 "$c"); do
-        CNI_COMMAND=DEL CNI_CONTAINERID="c$i" CNI_NETNS="/run/netns/$pods-$i" "$bin" <"$conf" >/dev/null
-    done
+        for i in $(seq 1 "$c"); do call DEL "c$i" "/run/netns/$pods-$1-$i" "$2" "$3"; done
+        awk -v a="$t0" -v b="$t1" -v c="$c" 'BEGIN { printf "%.0f", c / (b - a) }'
+    }
+    conc_a=$(concurrent a "$bin_a" "$conf_a")
+    conc_b=$(concurrent b "$bin_b" "$conf_b")
     stats() { sort -n | awk '{ v[NR] = $1 } END { m = v[int((NR + 1) / 2)]; p = v[int(NR * 0.95 + 0.5)]; printf "%.2f %.2f\n", m, p }'; }
-    read -r am ap < <(printf '%s\n' "${add_t[@]}" | stats)
-    read -r dm dp < <(printf '%s\n' "${del_t[@]}" | stats)
-    printf '| %s | %s | %s | %s | %s | %s |\n' "$label" "$am" "$ap" "$dm" "$dp" "$conc" >>"$out"
+    row() { # label add[] del[] conc
+        local am ap dm dp
+        read -r am ap < <(printf '%s\n' "${@:4:$n}" | stats)
+        read -r dm dp < <(printf '%s\n' "${@:$((4 + n)):$n}" | stats)
+        printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$am" "$ap" "$dm" "$dp" "$3" >>"$out"
+    }
+    row "$label_a" - "$conc_a" "${add_a[@]}" "${del_a[@]}"
+    row "$label_b" - "$conc_b" "${add_b[@]}" "${del_b[@]}"
     exit 0
 fi
 
@@ -55,14 +63,17 @@ HOST=bench-host-$$
 PODS=bench-pod-$$
 WORK=$(mktemp -d)
 cleanup() {
-    for i in $(seq 1 "$N"); do ip netns del "$PODS-$i" 2>/dev/null || true; done
+    for i in $(seq 1 "$N"); do
+        ip netns del "$PODS-a-$i" 2>/dev/null || true
+        ip netns del "$PODS-b-$i" 2>/dev/null || true
+    done
     ip netns del "$HOST" 2>/dev/null || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 ip netns add "$HOST"
 ip -n "$HOST" link set lo up
-for i in $(seq 1 "$N"); do ip netns add "$PODS-$i"; done
+for i in $(seq 1 "$N"); do ip netns add "$PODS-a-$i"; ip netns add "$PODS-b-$i"; done
 
 conf() { # name type ipam bridge subnet masq
     cat >"$WORK/$1.json" <<JSON
@@ -81,12 +92,12 @@ OUT=$WORK/table
     echo "| plugins (config) | ADD median ms | ADD p95 ms | DEL median ms | DEL p95 ms | $C concurrent ADDs /s |"
     echo "| --- | --- | --- | --- | --- | --- |"
 } >"$OUT"
-run() { # label bin conf
-    CNI_PATH="$BIN:/usr/lib/cni" ip netns exec "$HOST" bash ${BENCH_TRACE:+-x} "$0" --inner "$1" "$2" "$WORK/$3.json" "$N" "$C" "$PODS" "$OUT"
+pair() { # suffix-label ours-conf ref-conf
+    CNI_PATH="$BIN:/usr/lib/cni" ip netns exec "$HOST" bash ${BENCH_TRACE:+-x} "$0" --inner "$N" "$C" "$PODS" "$OUT" \
+        "podroute-bridge + podroute-ipam ($1)" "$BIN/podroute-bridge" "$WORK/$2.json" \
+        "reference bridge + host-local ($1)" /usr/lib/cni/bridge "$WORK/$3.json"
 }
-run "podroute-bridge + podroute-ipam (isGateway)" "$BIN/podroute-bridge" pr-plain
-run "reference bridge + host-local (isGateway)" /usr/lib/cni/bridge ref-plain
-run "podroute-bridge + podroute-ipam (isGateway, ipMasq)" "$BIN/podroute-bridge" pr-masq
-run "reference bridge + host-local (isGateway, ipMasq)" /usr/lib/cni/bridge ref-masq
-echo "N=$N sequential pods, C=$C concurrent, $(nproc) cores, kernel $(uname -r)"
+pair isGateway pr-plain ref-plain
+pair "isGateway, ipMasq" pr-masq ref-masq
+echo "N=$N sequential pods per pair (alternating), C=$C concurrent, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), kernel $(uname -r)"
 cat "$OUT"

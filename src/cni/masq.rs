@@ -12,6 +12,8 @@ use std::process::{Command, Stdio};
 
 /// The nftables table podroute owns.
 pub const TABLE: &str = "podroute";
+const MCAST4: &str = "224.0.0.0/4";
+const MCAST6: &str = "ff00::/8";
 
 fn fail(msg: impl Into<String>, details: impl Into<String>) -> CniError {
     CniError::with_details(ErrorCode::MasqueradeFailure, msg, details)
@@ -62,10 +64,13 @@ pub fn ensure_script(network: &str, subnets: &BTreeSet<IpNet>, cluster: &[IpNet]
             s += &format!("flush set inet {TABLE} {c}_{set}{fam}\n");
         }
         let src: Vec<IpNet> = subnets.iter().copied().filter(is_fam).collect();
+        // Multicast is never masqueraded (as the reference plugin's 224.0.0.0/4 exception).
+        let multicast = if fam == "4" { MCAST4 } else { MCAST6 };
         let dst: Vec<IpNet> = src
             .iter()
             .copied()
             .chain(cluster.iter().map(IpNet::trunc).filter(is_fam))
+            .chain(multicast.parse::<IpNet>().ok())
             .collect();
         if !src.is_empty() {
             s += &format!(
