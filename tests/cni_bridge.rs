@@ -290,3 +290,103 @@ fn bridge_announces_gratuitous_arp_and_unsolicited_na() {
     }
     run(&node.inv(BRIDGE, "DEL", "an1", &pod.path()), &c).assert_ok();
 }
+
+/// Seed 000: a "dumb" L2 network. The uplink is enslaved to the bridge, the
+/// node's address on the bridge is the pods' gateway, every node hands out
+/// its own rangeStart-rangeEnd of the shared subnet, and pods are reachable
+/// from the LAN by their own addresses (no NAT).
+#[test]
+fn bridge_seed000_l2_uplink_per_node_range() {
+    if !can_run_netns() {
+        return;
+    }
+    let node = Node::new();
+    let lan = Netns::new("prl");
+    node.host
+        .ok(&["ip", "link", "add", "cni-l2", "type", "bridge"]);
+    node.host.ok(&["ip", "link", "set", "cni-l2", "up"]);
+    // The uplink: one end in the bridge, the other is a LAN host.
+    node.host.ok(&[
+        "ip", "link", "add", "up0", "type", "veth", "peer", "name", "lan0", "netns", &lan.0,
+    ]);
+    node.host
+        .ok(&["ip", "link", "set", "up0", "master", "cni-l2", "up"]);
+    lan.ok(&["ip", "addr", "add", "198.19.0.1/16", "dev", "lan0"]);
+    lan.ok(&["ip", "link", "set", "lan0", "up"]);
+    let c = json!({
+        "cniVersion": "0.3.1", "name": "data", "type": "podroute-bridge", "bridge": "cni-l2",
+        "promiscMode": true, "isGateway": true, "stateDir": node.dir.path().join("state"),
+        "ipam": {"type": "podroute-ipam", "dataDir": node.dir.path(),
+                 "ranges": [[{"subnet": "198.19.0.0/16", "rangeStart": "198.19.1.1", "rangeEnd": "198.19.1.101", "gateway": "198.19.1.0"}]],
+                 "routes": [{"dst": "0.0.0.0/0"}]}
+    })
+    .to_string();
+    let pod = Netns::new("prp");
+    let r = run(&node.inv(BRIDGE, "ADD", "l2pod", &pod.path()), &c)
+        .assert_ok()
+        .clone();
+    assert_eq!(r["ips"][0]["address"], "198.19.1.1/16");
+    assert_eq!(r["ips"][0]["version"], "4");
+    let a = ip_of(&r, 0);
+    // The node's address sits on the bridge.
+    assert!(
+        node.host
+            .ok(&["ip", "addr", "show", "cni-l2"])
+            .contains("198.19.1.0/16")
+    );
+    assert!(lan.ping(&a), "LAN host reaches the pod by its own address");
+    assert!(pod.ping("198.19.0.1"), "pod reaches the LAN host directly");
+    assert!(
+        pod.ok(&["ip", "route", "show", "default"])
+            .contains("via 198.19.1.0")
+    );
+    run(&node.inv(BRIDGE, "DEL", "l2pod", &pod.path()), &c).assert_ok();
+    assert!(node.pod_veths().is_empty());
+}
+
+/// Seed 002: nodes with their own pod CIDR (written by the agent into the
+/// podCIDRFile, so the same config serves every node), routes between the
+/// nodes, and pod-to-pod across nodes without NAT even with ipMasq on.
+#[test]
+fn bridge_seed002_two_nodes_pod_cidr_file_no_nat_between_pools() {
+    if !can_run_netns() {
+        return;
+    }
+    let n1 = Node::new();
+    let n2 = Node::new();
+    wire(&n1.host, "192.0.2.11/24", &n2.host, "192.0.2.12/24");
+    n1.host
+        .ok(&["ip", "route", "add", "198.18.102.0/24", "via", "192.0.2.12"]);
+    n2.host
+        .ok(&["ip", "route", "add", "198.18.101.0/24", "via", "192.0.2.11"]);
+    let conf = |n: &Node, cidr: &str| {
+        let file = n.dir.path().join("podcidr");
+        std::fs::write(&file, format!("{cidr}\n")).unwrap();
+        json!({
+            "cniVersion": "1.1.0", "name": "k8s", "type": "podroute-bridge", "bridge": "v-net-0",
+            "isGateway": true, "ipMasq": true, "clusterCIDRs": ["198.18.96.0/20"],
+            "stateDir": n.dir.path().join("state"),
+            "ipam": {"type": "podroute-ipam", "podCIDRFile": file, "dataDir": n.dir.path(),
+                     "routes": [{"dst": "0.0.0.0/0"}]}
+        })
+        .to_string()
+    };
+    let (c1, c2) = (conf(&n1, "198.18.101.0/24"), conf(&n2, "198.18.102.0/24"));
+    let p1 = Netns::new("prp");
+    let p2 = Netns::new("prp");
+    let r1 = run(&n1.inv(BRIDGE, "ADD", "pod-a", &p1.path()), &c1)
+        .assert_ok()
+        .clone();
+    let r2 = run(&n2.inv(BRIDGE, "ADD", "pod-b", &p2.path()), &c2)
+        .assert_ok()
+        .clone();
+    let (a1, a2) = (ip_of(&r1, 0), ip_of(&r2, 0));
+    assert_eq!(a1, "198.18.101.2");
+    assert_eq!(a2, "198.18.102.2");
+    // pod-b accepts only pod-a's own address: a masqueraded ping would be dropped.
+    p2.ok(&["nft", &format!("add table ip t; add chain ip t in {{ type filter hook input priority 0; }}; add rule ip t in icmp type echo-request ip saddr != {a1} drop")]);
+    assert!(p1.ping(&a2), "pod on node 1 -> pod on node 2, not NATed");
+    run(&n1.inv(BRIDGE, "DEL", "pod-a", &p1.path()), &c1).assert_ok();
+    run(&n2.inv(BRIDGE, "DEL", "pod-b", &p2.path()), &c2).assert_ok();
+    assert!(n1.ruleset().is_empty() || !n1.ruleset().contains("masquerade"));
+}
