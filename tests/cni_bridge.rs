@@ -177,6 +177,7 @@ fn bridge_dual_stack_default_gateway_mtu_hairpin_promisc() {
     let host_veth = r1["interfaces"][1]["name"].as_str().unwrap();
     let port = node.host.ok(&["ip", "-d", "link", "show", host_veth]);
     assert!(port.contains("hairpin on"), "{port}");
+    assert!(port.contains("alias podroute:podnet:d1:eth0"), "{port}");
     // STATUS and GC (1.1.0) go through to the IPAM plugin.
     run(&node.inv(BRIDGE, "STATUS", "", ""), &c).assert_ok();
     let mut gc: Value = serde_json::from_str(&c).unwrap();

@@ -79,13 +79,10 @@ pub fn una_frame(mac: [u8; 6], ip: Ipv6Addr) -> Vec<u8> {
     f
 }
 
-/// Sends one announcement per address out of link `index` (current netns).
-/// The frames bypass the qdisc: right after the link comes up its qdisc may
+/// An AF_PACKET socket for [`announce`], in the current thread's namespace.
+/// Its frames bypass the qdisc: right after the link comes up its qdisc may
 /// still be the no-op one that drops everything until linkwatch activates it.
-pub fn announce(index: u32, mac: &[u8], ips: &[IpAddr]) -> io::Result<()> {
-    let Ok(mac) = <[u8; 6]>::try_from(mac) else {
-        return Ok(());
-    };
+pub fn packet_socket() -> io::Result<OwnedFd> {
     // SAFETY: socket(2); protocol 0 means this socket receives nothing.
     let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
     if raw < 0 {
@@ -104,6 +101,15 @@ pub fn announce(index: u32, mac: &[u8], ips: &[IpAddr]) -> io::Result<()> {
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         );
     }
+    Ok(fd)
+}
+
+/// Sends one announcement per address out of link `index` through `fd`
+/// (a [`packet_socket`] of the link's namespace).
+pub fn announce(fd: &OwnedFd, index: u32, mac: &[u8], ips: &[IpAddr]) -> io::Result<()> {
+    let Ok(mac) = <[u8; 6]>::try_from(mac) else {
+        return Ok(());
+    };
     for ip in ips {
         let (frame, proto) = match ip {
             IpAddr::V4(v4) => (garp_frame(mac, *v4), ETH_P_ARP),

@@ -154,78 +154,34 @@ fn gateway_for(ipam: &CniResult, dst: &IpNet) -> Option<IpAddr> {
         .find_map(|c| c.gateway)
 }
 
-/// What the pod side needs once IPAM has answered.
-struct PodPlan {
-    ips: Vec<IpConfig>,
-    routes: Vec<Route>,
-    ipam: CniResult,
+/// The container's namespace as seen from the host: sockets opened inside it
+/// (a socket keeps the namespace it was created in), so that all pod-side
+/// work runs on the plugin's main thread without it ever changing namespace.
+struct PodNs {
+    nl: Netlink,
+    packet: std::os::fd::OwnedFd,
 }
 
-/// The container side, on a thread inside the container's namespace. It
-/// brings the interface up at once, so that linkwatch (which activates the
-/// qdisc and the bridge port asynchronously after carrier-on) runs while IPAM
-/// is still working; then it waits for the plan and applies it. `host_nl` is
-/// a socket of the host namespace (sockets keep the namespace they were
-/// opened in), used to see the host end of the veth.
-fn pod_side(
-    ns: &File,
-    ifname: &str,
-    plan: std::sync::mpsc::Receiver<PodPlan>,
-    mut host_nl: Netlink,
-    host_veth: &str,
-) -> Result<Link, CniError> {
+/// On a short-lived thread that joins the container's namespace: opens the
+/// sockets and sets the per-interface sysctls (/proc/sys/net resolves against
+/// the opener's namespace). `arp_notify`/`ndisc_notify` also make the kernel
+/// announce the addresses on later MAC changes.
+fn enter_pod(ns: &File, ifname: &str) -> Result<PodNs, CniError> {
     netns::enter(ns)?;
-    let mut nl = open_nl()?;
-    let link = nl
-        .link_by_name(ifname)
-        .map_err(|e| nl_err("cannot look up pod interface", e))?
-        .ok_or_else(|| {
-            CniError::new(
-                ErrorCode::NetlinkFailure,
-                format!("{ifname} missing in pod"),
-            )
-        })?;
-    // Also let the kernel announce on later MAC changes.
+    let nl = open_nl()?;
+    let packet = announce::packet_socket().map_err(|e| nl_err("cannot open packet socket", e))?;
     netns::sysctl_if("ipv4", ifname, "arp_notify", "1")?;
-    nl.set_link(link.index, IFF_UP, IFF_UP, None, None)
-        .map_err(|e| nl_err("cannot set pod interface up", e))?;
-    // A closed channel means the main thread failed: stop, it rolls back.
-    let Ok(PodPlan { ips, routes, ipam }) = plan.recv() else {
-        return Err(CniError::new(
-            ErrorCode::DelegateFailure,
-            "attachment aborted",
-        ));
-    };
-    if ips.iter().any(|c| c.address.addr().is_ipv6()) {
-        netns::sysctl_if("ipv6", ifname, "ndisc_notify", "1")?;
-    }
-    for ip in &ips {
-        nl.add_addr(link.index, &ip.address, true)
-            .map_err(|e| nl_err(format!("cannot add {}", ip.address), e))?;
-    }
-    for r in &routes {
-        let gw = r.gw.or_else(|| gateway_for(&ipam, &r.dst));
-        nl.add_route(&r.dst, gw, link.index)
-            .map_err(|e| nl_err(format!("cannot add route {}", r.dst), e))?;
-    }
-    // Announce once both veth ends are operational (until then the frames
-    // would be dropped by the no-op qdisc or the not yet forwarding bridge
-    // port). Best effort: a pod without it still works, neighbours just
-    // learn its MAC on first contact.
-    let wait = std::time::Duration::from_millis(500);
-    let up = nl.wait_oper_up(ifname, wait).unwrap_or(false)
-        && host_nl.wait_oper_up(host_veth, wait).unwrap_or(false);
-    if up {
-        let addrs: Vec<IpAddr> = ips.iter().map(|c| c.address.addr()).collect();
-        let _ = announce::announce(link.index, &link.mac, &addrs);
-    }
-    Ok(link)
+    // Absent when IPv6 is disabled in the pod: nothing to announce then.
+    let _ = netns::sysctl_if("ipv6", ifname, "ndisc_notify", "1");
+    Ok(PodNs { nl, packet })
 }
 
 /// Everything ADD does besides IPAM. The IPAM delegate is already running
 /// (`pending`): bridge and veth work overlaps with it, and only the address
-/// configuration waits for its result. `created_veth` tells the rollback
-/// what exists.
+/// configuration waits for its result. The pod interface comes up before
+/// IPAM answers, so linkwatch (which activates the qdisc and the bridge port
+/// asynchronously after carrier-on) is done by the time we announce.
+/// `created_veth` tells the rollback what exists.
 fn attach(
     call: &Call,
     conf: &BridgeConf,
@@ -253,65 +209,98 @@ fn attach(
         r => r.map_err(|e| nl_err("cannot create veth pair", e))?,
     }
     *created_veth = true;
-    let hl = nl
-        .link_by_name(&host)
-        .map_err(|e| nl_err("cannot look up veth", e))?
-        .ok_or_else(|| CniError::new(ErrorCode::NetlinkFailure, "veth vanished"))?;
-    nl.set_link(hl.index, IFF_UP, IFF_UP, Some(br.index), None)
-        .map_err(|e| nl_err("cannot attach veth to bridge", e))?;
-    if conf.hairpin_mode {
-        nl.set_hairpin(hl.index)
-            .map_err(|e| nl_err("cannot set hairpin mode", e))?;
-    }
-    let pod_nl = open_nl()?;
-    let (pod, ips, routes, ipam) = std::thread::scope(|sc| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let worker = sc.spawn(|| pod_side(ns, &env.ifname, rx, pod_nl, &host));
-        let main = (|| {
-            let ipam = match pending.take() {
-                Some(p) => p.result()?,
-                None => {
-                    return Err(CniError::new(
-                        ErrorCode::DelegateFailure,
-                        "IPAM was not started",
-                    ));
-                }
-            };
-            if ipam.ips.is_empty() {
-                return Err(CniError::new(
-                    ErrorCode::InvalidNetworkConfig,
-                    "IPAM returned no address",
-                ));
+    let (pod_ns, hl) = std::thread::scope(|sc| {
+        let worker = sc.spawn(|| enter_pod(ns, &env.ifname));
+        let host_side = (|| {
+            let hl = nl
+                .link_by_name(&host)
+                .map_err(|e| nl_err("cannot look up veth", e))?
+                .ok_or_else(|| CniError::new(ErrorCode::NetlinkFailure, "veth vanished"))?;
+            nl.set_link(hl.index, IFF_UP, IFF_UP, Some(br.index), None)
+                .map_err(|e| nl_err("cannot attach veth to bridge", e))?;
+            nl.set_alias(
+                hl.index,
+                &names::veth_alias(&conf.name, &env.container_id, &env.ifname),
+            )
+            .map_err(|e| nl_err("cannot label veth", e))?;
+            if conf.hairpin_mode {
+                nl.set_hairpin(hl.index)
+                    .map_err(|e| nl_err("cannot set hairpin mode", e))?;
             }
-            if conf.is_gateway {
-                ensure_gateways(&mut nl, &br, conf, &ipam.ips)?;
-            }
-            let routes = pod_routes(conf, &ipam);
-            let ips: Vec<IpConfig> = ipam
-                .ips
-                .iter()
-                .map(|c| IpConfig {
-                    address: c.address,
-                    gateway: c.gateway,
-                    interface: Some(2),
-                })
-                .collect();
-            let plan = PodPlan {
-                ips: ips.clone(),
-                routes: routes.clone(),
-                ipam: ipam.clone(),
-            };
-            // A send error means the worker already failed; its join says why.
-            let _ = tx.send(plan);
-            Ok((ips, routes, ipam))
+            Ok::<_, CniError>(hl)
         })();
-        drop(tx);
-        let pod = worker
+        let pod_ns = worker
             .join()
             .unwrap_or_else(|_| Err(CniError::new(ErrorCode::IoFailure, "netns worker panicked")));
-        let (ips, routes, ipam) = main?;
-        Ok::<_, CniError>((pod?, ips, routes, ipam))
+        Ok::<_, CniError>((pod_ns?, host_side?))
     })?;
+    let PodNs {
+        nl: mut pod_nl,
+        packet,
+    } = pod_ns;
+    let pod = pod_nl
+        .link_by_name(&env.ifname)
+        .map_err(|e| nl_err("cannot look up pod interface", e))?
+        .ok_or_else(|| {
+            CniError::new(
+                ErrorCode::NetlinkFailure,
+                format!("{} missing in pod", env.ifname),
+            )
+        })?;
+    pod_nl
+        .set_link(pod.index, IFF_UP, IFF_UP, None, None)
+        .map_err(|e| nl_err("cannot set pod interface up", e))?;
+
+    let ipam = match pending.take() {
+        Some(p) => p.result()?,
+        None => {
+            return Err(CniError::new(
+                ErrorCode::DelegateFailure,
+                "IPAM was not started",
+            ));
+        }
+    };
+    if ipam.ips.is_empty() {
+        return Err(CniError::new(
+            ErrorCode::InvalidNetworkConfig,
+            "IPAM returned no address",
+        ));
+    }
+    if conf.is_gateway {
+        ensure_gateways(&mut nl, &br, conf, &ipam.ips)?;
+    }
+    let routes = pod_routes(conf, &ipam);
+    let ips: Vec<IpConfig> = ipam
+        .ips
+        .iter()
+        .map(|c| IpConfig {
+            address: c.address,
+            gateway: c.gateway,
+            interface: Some(2),
+        })
+        .collect();
+    for ip in &ips {
+        pod_nl
+            .add_addr(pod.index, &ip.address, true)
+            .map_err(|e| nl_err(format!("cannot add {}", ip.address), e))?;
+    }
+    for r in &routes {
+        let gw = r.gw.or_else(|| gateway_for(&ipam, &r.dst));
+        pod_nl
+            .add_route(&r.dst, gw, pod.index)
+            .map_err(|e| nl_err(format!("cannot add route {}", r.dst), e))?;
+    }
+    // Announce once both veth ends are operational (until then the frames
+    // would be dropped by the no-op qdisc or the not yet forwarding bridge
+    // port). Best effort: a pod without it still works, neighbours just
+    // learn its MAC on first contact.
+    let wait = std::time::Duration::from_millis(500);
+    let up = pod_nl.wait_oper_up(&env.ifname, wait).unwrap_or(false)
+        && nl.wait_oper_up(&host, wait).unwrap_or(false);
+    if up {
+        let addrs: Vec<IpAddr> = ips.iter().map(|c| c.address.addr()).collect();
+        let _ = announce::announce(&packet, pod.index, &pod.mac, &addrs);
+    }
     if conf.ip_masq {
         let subnets: Vec<IpNet> = ips.iter().map(|c| c.address.trunc()).collect();
         attach_state(conf)?.ensure_masq(&subnets, &conf.cluster_cidrs)?;
