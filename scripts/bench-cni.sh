@@ -17,13 +17,19 @@ if [ "${1:-}" = "--inner" ]; then
     export CNI_IFNAME=eth0
     ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", (b - a) * 1000 }'; }
     declare -a add_a add_b del_a del_b
+    # CPU time of reaped children (cutime + cstime, clock ticks) of this shell:
+    # the plugin and everything it runs. Less load-sensitive than wall time.
+    hz=$(getconf CLK_TCK)
+    cpu() { local f; read -ra f </proc/$$/stat; echo $((f[15] + f[16])); }
+    cpu_add_a=0 cpu_add_b=0
     call() { # command id netns bin conf
         CNI_COMMAND=$1 CNI_CONTAINERID=$2 CNI_NETNS=$3 "$4" <"$5" >/dev/null
     }
     for i in $(seq 1 "$n"); do
-        t0=$EPOCHREALTIME; call ADD "a$i" "/run/netns/$pods-a-$i" "$bin_a" "$conf_a"; t1=$EPOCHREALTIME
-        call ADD "b$i" "/run/netns/$pods-b-$i" "$bin_b" "$conf_b"; t2=$EPOCHREALTIME
+        c0=$(cpu); t0=$EPOCHREALTIME; call ADD "a$i" "/run/netns/$pods-a-$i" "$bin_a" "$conf_a"; t1=$EPOCHREALTIME; c1=$(cpu)
+        call ADD "b$i" "/run/netns/$pods-b-$i" "$bin_b" "$conf_b"; t2=$EPOCHREALTIME; c2=$(cpu)
         add_a+=("$(ms "$t0" "$t1")"); add_b+=("$(ms "$t1" "$t2")")
+        cpu_add_a=$((cpu_add_a + c1 - c0)); cpu_add_b=$((cpu_add_b + c2 - c1))
     done
     for i in $(seq 1 "$n"); do
         t0=$EPOCHREALTIME; call DEL "a$i" "/run/netns/$pods-a-$i" "$bin_a" "$conf_a"; t1=$EPOCHREALTIME
@@ -42,14 +48,15 @@ if [ "${1:-}" = "--inner" ]; then
     conc_a=$(concurrent a "$bin_a" "$conf_a")
     conc_b=$(concurrent b "$bin_b" "$conf_b")
     stats() { sort -n | awk '{ v[NR] = $1 } END { m = v[int((NR + 1) / 2)]; p = v[int(NR * 0.95 + 0.5)]; printf "%.2f %.2f\n", m, p }'; }
-    row() { # label add[] del[] conc
-        local am ap dm dp
+    row() { # label add-cpu-ticks conc add[] del[]
+        local am ap dm dp cpu_ms
         read -r am ap < <(printf '%s\n' "${@:4:$n}" | stats)
         read -r dm dp < <(printf '%s\n' "${@:$((4 + n)):$n}" | stats)
-        printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$am" "$ap" "$dm" "$dp" "$3" >>"$out"
+        cpu_ms=$(awk -v t="$2" -v hz="$hz" -v n="$n" 'BEGIN { printf "%.2f", t * 1000 / hz / n }')
+        printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$am" "$ap" "$cpu_ms" "$dm" "$dp" "$3" >>"$out"
     }
-    row "$label_a" - "$conc_a" "${add_a[@]}" "${del_a[@]}"
-    row "$label_b" - "$conc_b" "${add_b[@]}" "${del_b[@]}"
+    row "$label_a" "$cpu_add_a" "$conc_a" "${add_a[@]}" "${del_a[@]}"
+    row "$label_b" "$cpu_add_b" "$conc_b" "${add_b[@]}" "${del_b[@]}"
     exit 0
 fi
 
@@ -89,8 +96,8 @@ conf ref-masq bridge host-local brb-refm 198.18.76.0/22 true
 
 OUT=$WORK/table
 {
-    echo "| plugins (config) | ADD median ms | ADD p95 ms | DEL median ms | DEL p95 ms | $C concurrent ADDs /s |"
-    echo "| --- | --- | --- | --- | --- | --- |"
+    echo "| plugins (config) | ADD median ms | ADD p95 ms | ADD CPU ms (mean) | DEL median ms | DEL p95 ms | $C concurrent ADDs /s |"
+    echo "| --- | --- | --- | --- | --- | --- | --- |"
 } >"$OUT"
 pair() { # suffix-label ours-conf ref-conf
     CNI_PATH="$BIN:/usr/lib/cni" ip netns exec "$HOST" bash ${BENCH_TRACE:+-x} "$0" --inner "$N" "$C" "$PODS" "$OUT" \
