@@ -254,3 +254,21 @@ fn bridge_bad_inputs_matrix() {
         json!(["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"])
     );
 }
+
+#[test]
+fn bridge_status_reports_ipam_unavailability() {
+    if !can_run_netns() {
+        return;
+    }
+    let node = Node::new();
+    let mut c = base(&node);
+    c["cniVersion"] = json!("1.1.0");
+    let c = c.to_string();
+    run(&node.inv(BRIDGE, "STATUS", "", ""), &c).assert_ok();
+    // The single address is taken: IPAM says it cannot serve ADD (code 50), and so does the bridge.
+    let pod = Netns::new("prp");
+    run(&node.inv(BRIDGE, "ADD", "s1", &pod.path()), &c).assert_ok();
+    run(&node.inv(BRIDGE, "STATUS", "", ""), &c).assert_err(50);
+    run(&node.inv(BRIDGE, "DEL", "s1", &pod.path()), &c).assert_ok();
+    run(&node.inv(BRIDGE, "STATUS", "", ""), &c).assert_ok();
+}

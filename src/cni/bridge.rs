@@ -477,6 +477,21 @@ impl Plugin for Bridge {
 
     fn status(&self, call: &Call) -> Result<(), CniError> {
         let conf = BridgeConf::parse(call.stdin)?;
+        if conf.ip_masq {
+            // ADD would fail at the masquerade step without nftables.
+            let nft = std::process::Command::new("nft")
+                .arg("--version")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+            if !nft.is_ok_and(|s| s.success()) {
+                return Err(CniError::new(
+                    ErrorCode::PluginNotAvailable,
+                    "ipMasq needs nft, which cannot be run",
+                ));
+            }
+        }
+        // The IPAM plugin knows whether addresses can be handed out.
         delegate::exec(call.env, conf.ipam_type()?, Command::Status, call.stdin).map(|_| ())
     }
 
