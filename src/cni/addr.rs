@@ -58,7 +58,9 @@ fn header(a: &IpNet, index: u32, flags: u8) -> [u8; 8] {
 impl Netlink {
     /// Addresses on link `index` (all families).
     pub fn addrs(&mut self, index: u32) -> io::Result<Vec<IpNet>> {
-        let m = Msg::new(RTM_GETADDR, F_DUMP, &[0u8; 8]);
+        let mut h = [0u8; 8];
+        h[4..8].copy_from_slice(&index.to_ne_bytes());
+        let m = Msg::new(RTM_GETADDR, F_DUMP, &h);
         let mut out = Vec::new();
         for p in self.query(m)? {
             if p.len() < 8 {

@@ -25,6 +25,8 @@ pub const F_DUMP: u16 = 0x300;
 /// NLA_F_NESTED.
 pub const NLA_F_NESTED: u16 = 0x8000;
 
+const SOL_NETLINK: libc::c_int = 270;
+const NETLINK_GET_STRICT_CHK: libc::c_int = 12;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const HDR: usize = 16;
@@ -148,6 +150,20 @@ impl Netlink {
                 libc::SO_RCVTIMEO,
                 (&tv as *const libc::timeval).cast(),
                 std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            );
+        }
+        // Strict checking makes the kernel honour dump filters (an address
+        // dump for one ifindex), so a node with many pods does not send every
+        // veth's addresses to every ADD. Old kernels lack it: filter in code too.
+        let one: libc::c_int = 1;
+        // SAFETY: setsockopt with a correctly sized int.
+        unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                SOL_NETLINK,
+                NETLINK_GET_STRICT_CHK,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
             );
         }
         Ok(Netlink {
