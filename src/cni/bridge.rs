@@ -163,16 +163,12 @@ struct PodNs {
 }
 
 /// On a short-lived thread that joins the container's namespace: opens the
-/// sockets and sets the per-interface sysctls (/proc/sys/net resolves against
-/// the opener's namespace). `arp_notify`/`ndisc_notify` also make the kernel
-/// announce the addresses on later MAC changes.
-fn enter_pod(ns: &File, ifname: &str) -> Result<PodNs, CniError> {
+/// sockets. It needs nothing from the rest of ADD, so it runs while the
+/// bridge and veth are prepared and is joined only once they exist.
+fn enter_pod(ns: &File) -> Result<PodNs, CniError> {
     netns::enter(ns)?;
     let nl = open_nl()?;
     let packet = announce::packet_socket().map_err(|e| nl_err("cannot open packet socket", e))?;
-    netns::sysctl_if("ipv4", ifname, "arp_notify", "1")?;
-    // Absent when IPv6 is disabled in the pod: nothing to announce then.
-    let _ = netns::sysctl_if("ipv6", ifname, "ndisc_notify", "1");
     Ok(PodNs { nl, packet })
 }
 
@@ -190,6 +186,14 @@ fn attach(
     created_veth: &mut bool,
 ) -> Result<CniResult, CniError> {
     let env = call.env;
+    let ns_owned = ns.try_clone().map_err(|e| {
+        CniError::with_details(
+            ErrorCode::IoFailure,
+            "cannot duplicate netns fd",
+            e.to_string(),
+        )
+    })?;
+    let worker = std::thread::spawn(move || enter_pod(&ns_owned));
     let mut nl = open_nl()?;
     let br = ensure_bridge(&mut nl, conf)?;
     let host = names::host_veth(&conf.name, &env.container_id, &env.ifname);
@@ -209,31 +213,24 @@ fn attach(
         r => r.map_err(|e| nl_err("cannot create veth pair", e))?,
     }
     *created_veth = true;
-    let (pod_ns, hl) = std::thread::scope(|sc| {
-        let worker = sc.spawn(|| enter_pod(ns, &env.ifname));
-        let host_side = (|| {
-            let hl = nl
-                .link_by_name(&host)
-                .map_err(|e| nl_err("cannot look up veth", e))?
-                .ok_or_else(|| CniError::new(ErrorCode::NetlinkFailure, "veth vanished"))?;
-            nl.set_link(hl.index, IFF_UP, IFF_UP, Some(br.index), None)
-                .map_err(|e| nl_err("cannot attach veth to bridge", e))?;
-            nl.set_alias(
-                hl.index,
-                &names::veth_alias(&conf.name, &env.container_id, &env.ifname),
-            )
-            .map_err(|e| nl_err("cannot label veth", e))?;
-            if conf.hairpin_mode {
-                nl.set_hairpin(hl.index)
-                    .map_err(|e| nl_err("cannot set hairpin mode", e))?;
-            }
-            Ok::<_, CniError>(hl)
-        })();
-        let pod_ns = worker
-            .join()
-            .unwrap_or_else(|_| Err(CniError::new(ErrorCode::IoFailure, "netns worker panicked")));
-        Ok::<_, CniError>((pod_ns?, host_side?))
-    })?;
+    let hl = nl
+        .link_by_name(&host)
+        .map_err(|e| nl_err("cannot look up veth", e))?
+        .ok_or_else(|| CniError::new(ErrorCode::NetlinkFailure, "veth vanished"))?;
+    nl.set_link(hl.index, IFF_UP, IFF_UP, Some(br.index), None)
+        .map_err(|e| nl_err("cannot attach veth to bridge", e))?;
+    nl.set_alias(
+        hl.index,
+        &names::veth_alias(&conf.name, &env.container_id, &env.ifname),
+    )
+    .map_err(|e| nl_err("cannot label veth", e))?;
+    if conf.hairpin_mode {
+        nl.set_hairpin(hl.index)
+            .map_err(|e| nl_err("cannot set hairpin mode", e))?;
+    }
+    let pod_ns = worker
+        .join()
+        .unwrap_or_else(|_| Err(CniError::new(ErrorCode::IoFailure, "netns worker panicked")))?;
     let PodNs {
         nl: mut pod_nl,
         packet,

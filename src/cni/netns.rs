@@ -71,15 +71,3 @@ pub fn sysctl(key: &str, value: &str) -> Result<(), CniError> {
         )
     })
 }
-
-/// Like [`sysctl`] but keeps a path component (an interface name may contain dots).
-pub fn sysctl_if(family: &str, ifname: &str, key: &str, value: &str) -> Result<(), CniError> {
-    let path = format!("/proc/sys/net/{family}/conf/{ifname}/{key}");
-    std::fs::write(&path, value).map_err(|e| {
-        CniError::with_details(
-            ErrorCode::IoFailure,
-            format!("cannot set {path}"),
-            e.to_string(),
-        )
-    })
-}
