@@ -183,6 +183,15 @@ fn ipam_bad_inputs_get_spec_errors() {
         ),
     )
     .assert_err(7);
+    run(
+        &inv("ADD", "c1"),
+        &conf(
+            "1.0.0",
+            d.path(),
+            json!([[{"subnet": "198.18.12.0/24"}], [{"subnet": "198.18.12.0/25"}]]),
+        ),
+    )
+    .assert_err(7);
     run(&inv("ADD", "bad id!"), &good).assert_err(4);
     run_env(&inv("ADD", "c1"), &good, &[("CNI_IFNAME", "")]).assert_err(4);
     run_env(&inv("ADD", "c1"), &good, &[("CNI_COMMAND", "")]).assert_err(4);

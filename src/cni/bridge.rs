@@ -131,10 +131,11 @@ fn pod_routes(conf: &BridgeConf, ipam: &CniResult) -> Vec<Route> {
     if conf.is_default_gateway {
         for ip in &ipam.ips {
             let Some(gw) = ip.gateway else { continue };
+            // The default Ipv4Net/Ipv6Net are 0.0.0.0/0 and ::/0.
             let default: IpNet = if gw.is_ipv4() {
-                "0.0.0.0/0".parse().unwrap_or(IpNet::V4(Default::default()))
+                IpNet::V4(Default::default())
             } else {
-                "::/0".parse().unwrap_or(IpNet::V6(Default::default()))
+                IpNet::V6(Default::default())
             };
             if !routes.iter().any(|r| r.dst == default) {
                 routes.push(Route {

@@ -141,3 +141,34 @@ pub fn nft(script: &str) -> Result<(), CniError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ensure_script_is_one_chain_two_rules_and_excludes_pools() {
+        let subnets: BTreeSet<IpNet> =
+            ["10.1.0.0/24".parse().unwrap(), "fd00::/64".parse().unwrap()].into();
+        let s = ensure_script("my-net.1", &subnets, &["10.0.0.0/8".parse().unwrap()]);
+        let c = chain_name("my-net.1");
+        assert!(
+            c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_'),
+            "{c}"
+        );
+        assert_ne!(c, chain_name("my_net_1"), "sanitized names stay distinct");
+        assert_eq!(s.matches("masquerade").count(), 2);
+        assert!(s.contains(&format!(
+            "add element inet podroute {c}_src4 {{ 10.1.0.0/24 }}"
+        )));
+        assert!(s.contains(&format!(
+            "add element inet podroute {c}_dst4 {{ 10.1.0.0/24, 10.0.0.0/8, 224.0.0.0/4 }}"
+        )));
+        assert!(s.contains(&format!(
+            "add element inet podroute {c}_dst6 {{ fd00::/64, ff00::/8 }}"
+        )));
+        let d = delete_script("my-net.1");
+        assert!(d.contains(&format!("delete chain inet podroute {c}")));
+        assert_eq!(d.matches("delete set").count(), 4);
+    }
+}

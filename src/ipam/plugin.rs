@@ -28,6 +28,18 @@ fn parse(call: &Call) -> Result<Parsed, CniError> {
         .iter()
         .map(|s| RangeSet::new(s))
         .collect::<Result<Vec<_>, _>>()?;
+    // Like host-local: range sets must not overlap, or one attachment could
+    // get the same address twice and the sets would not be independent.
+    for (i, a) in sets.iter().enumerate() {
+        for b in &sets[i + 1..] {
+            if a.0.iter().any(|x| b.0.iter().any(|y| x.overlaps(y))) {
+                return Err(CniError::new(
+                    ErrorCode::InvalidNetworkConfig,
+                    format!("range sets {} and {} overlap", a.0[0].subnet, b.0[0].subnet),
+                ));
+            }
+        }
+    }
     Ok(Parsed { conf, sets })
 }
 
@@ -70,7 +82,7 @@ impl Plugin for Ipam {
             .state
             .allocations
             .retain(|a| !(a.container_id == env.container_id && a.ifname == env.ifname));
-        let taken: HashSet<IpAddr> = store.state.allocations.iter().map(|a| a.ip).collect();
+        let mut taken: HashSet<IpAddr> = store.state.allocations.iter().map(|a| a.ip).collect();
         let mut chosen = Vec::new();
         for (i, set) in p.sets.iter().enumerate() {
             let last = store.state.last_reserved.get(&i).copied();
@@ -81,6 +93,7 @@ impl Plugin for Ipam {
                     format!("range set {} is exhausted", set.0[0].subnet),
                 ));
             };
+            taken.insert(ip);
             chosen.push(ip);
             store.state.last_reserved.insert(i, ip);
         }

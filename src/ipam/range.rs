@@ -91,6 +91,13 @@ impl Range {
         a.is_ipv4() == self.subnet.addr().is_ipv4() && (self.start..=self.end).contains(&to_u128(a))
     }
 
+    /// Whether two ranges share an address.
+    pub fn overlaps(&self, other: &Range) -> bool {
+        self.subnet.addr().is_ipv4() == other.subnet.addr().is_ipv4()
+            && self.start <= other.end
+            && other.start <= self.end
+    }
+
     fn size(&self) -> u128 {
         self.end - self.start + 1
     }
@@ -113,7 +120,7 @@ impl RangeSet {
                 return Err(bad("a range set mixes IPv4 and IPv6".into()));
             }
             for b in &ranges[i + 1..] {
-                if a.start <= b.end && b.start <= a.end {
+                if a.overlaps(b) {
                     return Err(bad(format!(
                         "ranges in {} and {} overlap",
                         a.subnet, b.subnet
