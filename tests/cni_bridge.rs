@@ -385,3 +385,47 @@ fn bridge_seed002_two_nodes_pod_cidr_file_no_nat_between_pools() {
     run(&n2.inv(BRIDGE, "DEL", "pod-b", &p2.path()), &c2).assert_ok();
     assert!(n1.ruleset().is_empty() || !n1.ruleset().contains("masquerade"));
 }
+
+#[test]
+fn bridge_check_detects_missing_veth_route_and_rules_and_readd_is_idempotent() {
+    if !can_run_netns() {
+        return;
+    }
+    let node = Node::new();
+    let c = conf(&node, "1.1.0", "cni-chk", json!({"ipMasq": true}));
+    let pod = Netns::new("prp");
+    let r = run(&node.inv(BRIDGE, "ADD", "chk", &pod.path()), &c).assert_ok().clone();
+    // A retried ADD of the same attachment gets the same address and a fresh veth.
+    let again = run(&node.inv(BRIDGE, "ADD", "chk", &pod.path()), &c).assert_ok().clone();
+    assert_eq!(again["ips"], r["ips"]);
+    assert_eq!(node.pod_veths().len(), 1);
+    assert_eq!(allocations(&node), 1);
+    let check = |prev: &Value, what: &str, code: u64| {
+        let mut chk: Value = serde_json::from_str(&c).unwrap();
+        chk["prevResult"] = prev.clone();
+        let o = run(&node.inv(BRIDGE, "CHECK", "chk", &pod.path()), &chk.to_string());
+        if code == 0 {
+            o.assert_ok();
+        } else {
+            assert!(!o.success, "{what}: CHECK passed");
+            assert_eq!(o.code(), code, "{what}: {}", o.json);
+        }
+    };
+    check(&again, "healthy", 0);
+    // The masquerade chain flushed by hand.
+    node.host.ok(&["nft", "flush", "table", "inet", "podroute"]);
+    check(&again, "rules gone", 100);
+    // ADD puts them back only when its bookkeeping says they are missing, so
+    // re-create the attachment to restore them for the next cases.
+    run(&node.inv(BRIDGE, "DEL", "chk", &pod.path()), &c).assert_ok();
+    let r = run(&node.inv(BRIDGE, "ADD", "chk", &pod.path()), &c).assert_ok().clone();
+    check(&r, "restored", 0);
+    pod.ok(&["ip", "route", "del", "default"]);
+    check(&r, "default route gone", 100);
+    let host_veth = r["interfaces"][1]["name"].as_str().unwrap();
+    node.host.ok(&["ip", "link", "del", host_veth]);
+    check(&r, "veth gone", 100);
+    run(&node.inv(BRIDGE, "DEL", "chk", &pod.path()), &c).assert_ok();
+    assert_eq!(allocations(&node), 0);
+    assert!(!node.ruleset().contains("masquerade"));
+}
