@@ -394,16 +394,23 @@ fn bridge_check_detects_missing_veth_route_and_rules_and_readd_is_idempotent() {
     let node = Node::new();
     let c = conf(&node, "1.1.0", "cni-chk", json!({"ipMasq": true}));
     let pod = Netns::new("prp");
-    let r = run(&node.inv(BRIDGE, "ADD", "chk", &pod.path()), &c).assert_ok().clone();
+    let r = run(&node.inv(BRIDGE, "ADD", "chk", &pod.path()), &c)
+        .assert_ok()
+        .clone();
     // A retried ADD of the same attachment gets the same address and a fresh veth.
-    let again = run(&node.inv(BRIDGE, "ADD", "chk", &pod.path()), &c).assert_ok().clone();
+    let again = run(&node.inv(BRIDGE, "ADD", "chk", &pod.path()), &c)
+        .assert_ok()
+        .clone();
     assert_eq!(again["ips"], r["ips"]);
     assert_eq!(node.pod_veths().len(), 1);
     assert_eq!(allocations(&node), 1);
     let check = |prev: &Value, what: &str, code: u64| {
         let mut chk: Value = serde_json::from_str(&c).unwrap();
         chk["prevResult"] = prev.clone();
-        let o = run(&node.inv(BRIDGE, "CHECK", "chk", &pod.path()), &chk.to_string());
+        let o = run(
+            &node.inv(BRIDGE, "CHECK", "chk", &pod.path()),
+            &chk.to_string(),
+        );
         if code == 0 {
             o.assert_ok();
         } else {
@@ -415,11 +422,13 @@ fn bridge_check_detects_missing_veth_route_and_rules_and_readd_is_idempotent() {
     // The masquerade chain flushed by hand.
     node.host.ok(&["nft", "flush", "table", "inet", "podroute"]);
     check(&again, "rules gone", 100);
-    // ADD puts them back only when its bookkeeping says they are missing, so
-    // re-create the attachment to restore them for the next cases.
-    run(&node.inv(BRIDGE, "DEL", "chk", &pod.path()), &c).assert_ok();
-    let r = run(&node.inv(BRIDGE, "ADD", "chk", &pod.path()), &c).assert_ok().clone();
-    check(&r, "restored", 0);
+    // The next ADD (another pod) sees they are missing and restores them.
+    let pod2 = Netns::new("prp");
+    run(&node.inv(BRIDGE, "ADD", "chk2", &pod2.path()), &c).assert_ok();
+    assert_eq!(node.ruleset().matches("masquerade").count(), 2);
+    check(&again, "restored", 0);
+    run(&node.inv(BRIDGE, "DEL", "chk2", &pod2.path()), &c).assert_ok();
+    let r = again.clone();
     pod.ok(&["ip", "route", "del", "default"]);
     check(&r, "default route gone", 100);
     let host_veth = r["interfaces"][1]["name"].as_str().unwrap();

@@ -30,17 +30,14 @@ pub fn chain_name(network: &str) -> String {
     format!("n_{clean}_{:08x}", super::names::fnv32(network.as_bytes()))
 }
 
-/// CHECK: the network's chain is present in the current namespace.
+/// CHECK: the network's chain holds its two rules in the current namespace.
 pub fn check(network: &str) -> Result<(), CniError> {
-    let out = Command::new("nft")
-        .args(["list", "chain", "inet", TABLE, &chain_name(network)])
-        .output()
-        .map_err(|e| fail("cannot run nft", e.to_string()))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() || !text.contains("masquerade") {
+    let n = super::nftnl::inet_rule_count(TABLE, &chain_name(network))
+        .map_err(|e| fail("cannot read nftables rules", e.to_string()))?;
+    if n < 2 {
         return Err(CniError::new(
             ErrorCode::CheckFailed,
-            format!("masquerade chain of {network} is missing"),
+            format!("masquerade rules of {network} are missing ({n} of 2)"),
         ));
     }
     Ok(())

@@ -13,6 +13,7 @@ pub mod masq;
 pub mod names;
 pub mod netlink;
 pub mod netns;
+pub mod nftnl;
 pub mod result;
 pub mod route;
 pub mod skel;

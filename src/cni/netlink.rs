@@ -122,16 +122,16 @@ pub struct Netlink {
 }
 
 impl Netlink {
-    /// Opens a socket in the calling thread's current network namespace.
+    /// Opens a NETLINK_ROUTE socket in the calling thread's current network namespace.
     pub fn open() -> io::Result<Netlink> {
+        Self::open_proto(libc::NETLINK_ROUTE)
+    }
+
+    /// Opens a netlink socket of another family (NETLINK_NETFILTER for nftables).
+    pub fn open_proto(proto: libc::c_int) -> io::Result<Netlink> {
         // SAFETY: plain socket(2); the fd is owned right away.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::NETLINK_ROUTE,
-            )
-        };
+        let raw =
+            unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, proto) };
         if raw < 0 {
             return Err(io::Error::last_os_error());
         }

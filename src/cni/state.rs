@@ -76,7 +76,11 @@ impl AttachState {
         let have = self.applied_subnets();
         let mut want = have.clone();
         want.extend(subnets.iter().map(IpNet::trunc));
-        if want != have || !applied.exists() {
+        // The bookkeeping could be stale (someone flushed the ruleset): one
+        // netlink dump of the chain's rules tells, without running nft.
+        let present = super::nftnl::inet_rule_count(masq::TABLE, &masq::chain_name(&self.network))
+            .is_ok_and(|n| n >= 2);
+        if want != have || !applied.exists() || !present {
             masq::nft(&masq::ensure_script(&self.network, &want, cluster))?;
             let text: String = want.iter().map(|n| format!("{n}\n")).collect();
             std::fs::write(&applied, text).map_err(|e| io("cannot write", &applied, e))?;
