@@ -2,6 +2,7 @@
 
 pub mod addr;
 pub mod announce;
+pub mod attach;
 pub mod bridge;
 pub mod bridge_conf;
 pub mod config;
