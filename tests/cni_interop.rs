@@ -165,3 +165,30 @@ fn interop_chain_podroute_bridge_then_reference_portmap() {
     let st = read_state(&node.dir.path().join("chainnet")).unwrap();
     assert!(st.allocations.is_empty());
 }
+
+#[test]
+fn interop_version_the_delegate_lacks_fails_cleanly() {
+    if !can_run_netns() {
+        return;
+    }
+    // host-local 1.1.1 speaks up to 1.0.0: a 1.1.0 config must fail with the
+    // spec's code 1 from the delegate, and the rollback leaves nothing.
+    let node = Node::new();
+    let c = json!({
+        "cniVersion": "1.1.0", "name": "ionet", "type": "podroute-bridge", "bridge": "cni-io4",
+        "stateDir": node.dir.path().join("state"),
+        "ipam": {"type": "host-local", "ranges": [[{"subnet": "198.18.53.0/24"}]], "dataDir": node.dir.path()}
+    })
+    .to_string();
+    let pod = Netns::new("pri");
+    let o = run(&node.inv(BRIDGE, "ADD", "v1", &pod.path()), &c);
+    o.assert_err(1);
+    assert!(
+        o.json["msg"].as_str().unwrap().contains("host-local"),
+        "{}",
+        o.json
+    );
+    assert!(node.pod_veths().is_empty());
+    assert_eq!(pod.ok(&["ip", "-o", "link"]).lines().count(), 1);
+    assert!(host_local_ips(&node.dir.path().join("ionet")).is_empty());
+}
