@@ -6,6 +6,7 @@
 # latency over N sequential pods and the throughput of C concurrent ADDs.
 # The two plugin pairs alternate pod by pod, so both see the same machine load.
 # Usage: bash scripts/bench-cni.sh [N=200] [C=20]   (as root)
+# BENCH_DATA_DIR=DIR puts both IPAM stores there (default: a temporary dir on disk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -86,7 +87,7 @@ conf() { # name type ipam bridge subnet masq
     cat >"$WORK/$1.json" <<JSON
 {"cniVersion":"1.0.0","name":"$1","type":"$2","bridge":"$4","isGateway":true,"ipMasq":$6,
  "clusterCIDRs":["198.18.0.0/15"],"stateDir":"$WORK/state",
- "ipam":{"type":"$3","ranges":[[{"subnet":"$5"}]],"routes":[{"dst":"0.0.0.0/0"}],"dataDir":"$WORK/data"}}
+ "ipam":{"type":"$3","ranges":[[{"subnet":"$5"}]],"routes":[{"dst":"0.0.0.0/0"}],"dataDir":"${BENCH_DATA_DIR:-$WORK/data}"}}
 JSON
 }
 conf pr-plain podroute-bridge podroute-ipam brb-pr 198.18.64.0/22 false
