@@ -187,7 +187,10 @@ pub(crate) fn attach(
             e.to_string(),
         )
     })?;
-    let worker = std::thread::spawn(move || enter_pod(&ns_owned));
+    let worker = std::thread::Builder::new()
+        .name("netns".into())
+        .spawn(move || enter_pod(&ns_owned))
+        .map_err(|e| netns::spawn_error(&e))?;
     let mut nl = open_nl()?;
     let br = ensure_bridge(&mut nl, conf)?;
     let host = names::host_veth(&conf.name, &env.container_id, &env.ifname);

@@ -42,21 +42,25 @@ pub fn run_in<T: Send>(
     f: impl FnOnce() -> Result<T, CniError> + Send,
 ) -> Result<T, CniError> {
     std::thread::scope(|s| {
-        let h = s.spawn(|| {
-            // SAFETY: setns on a namespace fd we hold open; affects only this thread.
-            let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
-            if rc != 0 {
-                return Err(CniError::with_details(
-                    ErrorCode::IoFailure,
-                    "cannot enter netns",
-                    std::io::Error::last_os_error().to_string(),
-                ));
-            }
-            f()
-        });
+        let h = std::thread::Builder::new()
+            .name("netns".into())
+            .spawn_scoped(s, || {
+                enter(ns)?;
+                f()
+            })
+            .map_err(|e| spawn_error(&e))?;
         h.join()
             .unwrap_or_else(|_| Err(CniError::new(ErrorCode::IoFailure, "netns worker panicked")))
     })
+}
+
+/// A thread that could not be created (resource limits) is an I/O failure, not a panic.
+pub fn spawn_error(e: &std::io::Error) -> CniError {
+    CniError::with_details(
+        ErrorCode::IoFailure,
+        "cannot start netns thread",
+        e.to_string(),
+    )
 }
 
 /// Writes a sysctl of the current thread's network namespace (/proc/sys/net
