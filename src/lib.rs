@@ -2,6 +2,8 @@
 
 pub mod agent;
 pub mod bgp;
+pub mod cni;
 pub mod config;
 pub mod control;
 pub mod fib;
+pub mod ipam;
