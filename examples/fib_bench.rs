@@ -184,6 +184,7 @@ fn run_once(mode: Mode, n: u32, batch: u32, base: usize) -> f64 {
                 ..FibConfig::default()
             };
             let mut fib = Fib::open(cfg).unwrap_or_else(|e| panic!("open: {e}"));
+            fib.reserve(n as usize);
             for c in changes(n, false) {
                 fib.stage(c).unwrap_or_else(|e| panic!("stage: {e}"));
             }

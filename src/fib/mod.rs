@@ -61,7 +61,7 @@ pub use types::{
     RouteTarget, RouteType,
 };
 
-use desired::{DesiredTable, Held, Op};
+use desired::{DesiredTable, Op};
 use netlink::NlSocket;
 use wire::{
     NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, RTM_DELROUTE, RTM_NEWROUTE,
@@ -79,7 +79,7 @@ pub struct Fib {
 
 /// One message of a batch, remembered to map the kernel's answer back.
 enum Sent {
-    Entry(IpNet, Op),
+    Entry(IpNet, Op, desired::Undo),
     /// A podroute route at a foreign metric, deleted by exact key.
     Exact(KernelRoute),
 }
@@ -145,6 +145,12 @@ impl Fib {
         self.needs_reconcile
     }
 
+    /// Makes room for `n` more prefixes (saves rehashing while a large
+    /// table is staged).
+    pub fn reserve(&mut self, n: usize) {
+        self.table.reserve(n);
+    }
+
     /// Records one change without touching the kernel.
     pub fn stage(&mut self, change: RouteChange) -> Result<(), FibError> {
         validate(&change)?;
@@ -161,6 +167,8 @@ impl Fib {
         &mut self,
         changes: impl IntoIterator<Item = RouteChange>,
     ) -> Result<ApplyReport, FibError> {
+        let changes = changes.into_iter();
+        self.table.reserve(changes.size_hint().0);
         for c in changes {
             self.stage(c)?;
         }
@@ -234,6 +242,7 @@ impl Fib {
         let mut rep = ApplyReport::default();
         let mut retry: Vec<IpNet> = Vec::new();
         let mut batch: Vec<Sent> = Vec::with_capacity(self.cfg.batch_size);
+        let mut bytes = 0;
         let mut items = exact_deletes.into_iter().map(Sent::Exact);
         let pending = self.table.take_pending();
         let mut i = 0;
@@ -244,11 +253,11 @@ impl Fib {
                     let Some(p) = pending.get(i) else { break None };
                     i += 1;
                     match self.table.take_op(p) {
-                        Some((op, retrying)) => {
-                            if retrying {
+                        Some((op, undo)) => {
+                            if undo.failures > 0 {
                                 self.stats.retries += 1;
                             }
-                            break Some(Sent::Entry(*p, op));
+                            break Some(Sent::Entry(*p, op, undo));
                         }
                         None => {
                             rep.unchanged += 1;
@@ -259,15 +268,15 @@ impl Fib {
             };
             let last = next.is_none();
             if let Some(s) = next {
+                bytes += s.size_estimate();
                 batch.push(s);
             }
-            let full = batch.len() >= self.cfg.batch_size
-                || self.buf_estimate(&batch) >= self.cfg.batch_bytes;
-            if (full || last)
-                && !batch.is_empty()
-                && let Err(e) = self.send_batch(&mut batch, &mut rep, &mut retry)
-            {
-                break Err(e);
+            let full = batch.len() >= self.cfg.batch_size || bytes >= self.cfg.batch_bytes;
+            if (full || last) && !batch.is_empty() {
+                bytes = 0;
+                if let Err(e) = self.send_batch(&mut batch, &mut rep, &mut retry) {
+                    break Err(e);
+                }
             }
             if last {
                 break Ok(());
@@ -275,9 +284,11 @@ impl Fib {
         };
         self.stats.unchanged += rep.unchanged as u64;
         if let Err(e) = result {
-            // Not sent (or unknown outcome): everything stays pending.
+            // Not sent, or outcome unknown: everything stays pending, and
+            // the kernel is re-read at the next reconcile.
             for s in batch.drain(..) {
-                if let Sent::Entry(p, _) = s {
+                if let Sent::Entry(p, _, undo) = s {
+                    self.table.undo(&p, undo);
                     self.table.mark(p);
                 }
             }
@@ -292,21 +303,6 @@ impl Fib {
             self.table.mark(p);
         }
         Ok(rep)
-    }
-
-    /// Upper bound of the encoded size of `batch` (v6 ECMP messages are
-    /// the largest; real messages are 60-200 octets).
-    fn buf_estimate(&self, batch: &[Sent]) -> usize {
-        batch
-            .iter()
-            .map(|s| match s {
-                Sent::Entry(
-                    _,
-                    Op::Add(RouteTarget::Unicast(h)) | Op::Replace(RouteTarget::Unicast(h)),
-                ) => 80 + 28 * h.as_slice().len(),
-                _ => 80,
-            })
-            .sum()
     }
 
     fn send_batch(
@@ -326,7 +322,7 @@ impl Fib {
             };
             let seq = first.wrapping_add(k as u32);
             let (ty, flags, msg) = match s {
-                Sent::Entry(p, op) => {
+                Sent::Entry(p, op, _) => {
                     let (ty, flags, target) = match op {
                         Op::Add(t) => (RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, Some(t)),
                         Op::Replace(t) => (RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, Some(t)),
@@ -389,40 +385,35 @@ impl Fib {
                         rep.deleted += 1;
                     }
                 }
-                Sent::Entry(p, op) => self.settle(p, op, err, rep, retry),
+                Sent::Entry(p, op, undo) => self.settle(p, op, undo, err, rep, retry),
             }
         }
         Ok(())
     }
 
-    /// Applies the kernel's verdict on one operation to the table.
+    /// Accounts for the kernel's verdict on one operation; on failure,
+    /// reverts the speculative update of `take_op`.
     fn settle(
         &mut self,
         p: IpNet,
         op: Op,
+        undo: desired::Undo,
         err: i32,
         rep: &mut ApplyReport,
         retry: &mut Vec<IpNet>,
     ) {
-        let Some(e) = self.table.get_mut(&p) else {
-            return;
-        };
         match (op, err) {
-            (Op::Add(t), 0) => {
-                e.held = Held::Yes(t);
-                e.failures = 0;
+            (Op::Add(_), 0) => {
                 self.stats.installs += 1;
                 rep.installed += 1;
             }
-            (Op::Replace(t), 0) => {
-                e.held = Held::Yes(t);
-                e.failures = 0;
+            (Op::Replace(_), 0) => {
                 self.stats.replaces += 1;
                 rep.replaced += 1;
             }
             (Op::Delete, 0 | libc::ESRCH | libc::ENOENT) => {
-                e.held = Held::No;
-                e.failures = 0;
+                // ESRCH: already gone, or what holds the key is not
+                // podroute's (the delete names podroute's protocol).
                 self.stats.deletes += 1;
                 rep.deleted += 1;
                 self.table.forget_if_idle(&p);
@@ -430,23 +421,45 @@ impl Fib {
             (Op::Add(_), libc::EEXIST) => {
                 // Some route already has this key. podroute never replaces
                 // what it did not install; reconcile finds out whose it is.
-                e.blocked = true;
+                if let Some(e) = self.table.undo(&p, undo) {
+                    e.blocked = true;
+                }
                 self.stats.exists_conflicts += 1;
                 rep.conflicts.push(p);
                 self.needs_reconcile = true;
                 log::warn!("fib: {p}: a route already holds this prefix and metric; not replaced");
             }
             (_, err) => {
-                e.failures += 1;
+                let attempt = match self.table.undo(&p, undo) {
+                    Some(e) => {
+                        e.failures += 1;
+                        e.failures
+                    }
+                    None => 0,
+                };
                 self.stats.failures += 1;
                 rep.failed.push((p, err));
                 retry.push(p);
                 log::warn!(
-                    "fib: {p}: kernel refused the route: {} (attempt {})",
+                    "fib: {p}: kernel refused the route: {} (attempt {attempt})",
                     std::io::Error::from_raw_os_error(err),
-                    e.failures
                 );
             }
+        }
+    }
+}
+
+impl Sent {
+    /// Upper bound of the encoded size (real messages are 60-200 octets;
+    /// v6 ECMP ones are the largest).
+    fn size_estimate(&self) -> usize {
+        match self {
+            Sent::Entry(
+                _,
+                Op::Add(RouteTarget::Unicast(h)) | Op::Replace(RouteTarget::Unicast(h)),
+                _,
+            ) => 80 + 28 * h.as_slice().len(),
+            _ => 80,
         }
     }
 }
