@@ -234,6 +234,19 @@ fn main() {
             "--sizes" => sizes = v.split(',').filter_map(|s| s.parse().ok()).collect(),
             "--reps" => reps = v.parse().unwrap_or(3),
             "--batch" => batch = v.parse().unwrap_or(1024),
+            "--stage-only" => {
+                // User-space cost alone: stage, no kernel.
+                let n: u32 = v.parse().unwrap_or(1_000_000);
+                let mut fib =
+                    Fib::open(FibConfig::default()).unwrap_or_else(|e| panic!("open: {e}"));
+                let t0 = Instant::now();
+                fib.reserve(n as usize);
+                for c in changes(n, false) {
+                    fib.stage(c).unwrap_or_else(|e| panic!("stage: {e}"));
+                }
+                println!("staged {n} in {:.3} s", t0.elapsed().as_secs_f64());
+                return;
+            }
             _ => {
                 eprintln!("usage: fib_bench [--sizes 100000,1000000] [--reps 3] [--batch 1024]");
                 std::process::exit(2);

@@ -329,22 +329,28 @@ fn many_routes_in_bounded_batches_with_a_failure_mapped_to_its_prefix() {
 
 #[test]
 fn invalid_changes_are_typed_errors() {
-    // Pure validation: no kernel needed, but the FIB needs a socket; a
-    // netlink socket opens without privileges.
-    let Ok(mut fib) = Fib::open(FibConfig::default()) else {
-        return;
-    };
-    let e = fib
-        .stage(set("198.19.1.1/24", RouteTarget::Blackhole))
+    let e = set("198.19.1.1/24", RouteTarget::Blackhole)
+        .validate()
         .unwrap_err();
     assert!(matches!(e, podroute::fib::FibError::HostBits(_)), "{e}");
-    let e = fib
-        .stage(set("198.19.1.0/24", via(&["2001:db8::1"])))
+    let e = set("198.19.1.0/24", via(&["2001:db8::1"]))
+        .validate()
         .unwrap_err();
     assert!(
         matches!(e, podroute::fib::FibError::FamilyMismatch(_)),
         "{e}"
     );
+    assert!(
+        set("198.19.1.0/24", via(&["198.18.0.1"]))
+            .validate()
+            .is_ok()
+    );
     assert!(NextHops::new(vec![]).is_err());
-    assert_eq!(fib.pending(), 0);
+    assert!(
+        NextHops::new(vec![NextHop {
+            gateway: None,
+            ifindex: None
+        }])
+        .is_err()
+    );
 }

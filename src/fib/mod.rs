@@ -48,8 +48,6 @@ mod stats;
 mod types;
 mod wire;
 
-use std::net::IpAddr;
-
 use ipnet::IpNet;
 
 pub use error::{FibError, NetlinkError, WireError};
@@ -84,25 +82,6 @@ enum Sent {
     Exact(KernelRoute),
 }
 
-fn validate(change: &RouteChange) -> Result<(), FibError> {
-    let prefix = change.prefix();
-    if prefix != prefix.trunc() {
-        return Err(FibError::HostBits(prefix));
-    }
-    if let RouteChange::Set(_, RouteTarget::Unicast(hops)) = change {
-        let v4 = matches!(prefix, IpNet::V4(_));
-        let bad = hops
-            .as_slice()
-            .iter()
-            .filter_map(|h| h.gateway)
-            .any(|g| matches!(g, IpAddr::V4(_)) != v4);
-        if bad {
-            return Err(FibError::FamilyMismatch(prefix));
-        }
-    }
-    Ok(())
-}
-
 impl Fib {
     /// Opens the FIB of the calling thread's network namespace. Nothing is
     /// read or written until [`Fib::adopt`], [`Fib::reconcile`] or
@@ -110,6 +89,9 @@ impl Fib {
     pub fn open(mut cfg: FibConfig) -> Result<Self, FibError> {
         cfg.batch_size = cfg.batch_size.clamp(1, 1 << 16);
         cfg.batch_bytes = cfg.batch_bytes.clamp(4096, 4 << 20);
+        // Room for one reply per message of a batch even in
+        // EachMessage mode (an ACK skb costs about 1 KiB of buffer).
+        cfg.rcvbuf = cfg.rcvbuf.max(cfg.batch_size * 1024 + 65536);
         let sock = NlSocket::open(&[], cfg.rcvbuf, cfg.batch_bytes * 2 + 65536)?;
         Ok(Self {
             sock,
@@ -153,7 +135,7 @@ impl Fib {
 
     /// Records one change without touching the kernel.
     pub fn stage(&mut self, change: RouteChange) -> Result<(), FibError> {
-        validate(&change)?;
+        change.validate()?;
         match change {
             RouteChange::Set(p, t) => self.table.set(p, t),
             RouteChange::Remove(p) => self.table.remove(p),
@@ -254,7 +236,7 @@ impl Fib {
                     i += 1;
                     match self.table.take_op(p) {
                         Some((op, undo)) => {
-                            if undo.failures > 0 {
+                            if undo.failures() > 0 {
                                 self.stats.retries += 1;
                             }
                             break Some(Sent::Entry(*p, op, undo));
@@ -404,14 +386,17 @@ impl Fib {
     ) {
         match (op, err) {
             (Op::Add(_), 0) => {
+                self.table.commit(undo);
                 self.stats.installs += 1;
                 rep.installed += 1;
             }
             (Op::Replace(_), 0) => {
+                self.table.commit(undo);
                 self.stats.replaces += 1;
                 rep.replaced += 1;
             }
             (Op::Delete, 0 | libc::ESRCH | libc::ENOENT) => {
+                self.table.commit(undo);
                 // ESRCH: already gone, or what holds the key is not
                 // podroute's (the delete names podroute's protocol).
                 self.stats.deletes += 1;
@@ -421,22 +406,16 @@ impl Fib {
             (Op::Add(_), libc::EEXIST) => {
                 // Some route already has this key. podroute never replaces
                 // what it did not install; reconcile finds out whose it is.
-                if let Some(e) = self.table.undo(&p, undo) {
-                    e.blocked = true;
-                }
+                self.table.undo(&p, undo);
+                self.table.set_blocked(&p, true);
                 self.stats.exists_conflicts += 1;
                 rep.conflicts.push(p);
                 self.needs_reconcile = true;
                 log::warn!("fib: {p}: a route already holds this prefix and metric; not replaced");
             }
             (_, err) => {
-                let attempt = match self.table.undo(&p, undo) {
-                    Some(e) => {
-                        e.failures += 1;
-                        e.failures
-                    }
-                    None => 0,
-                };
+                self.table.undo(&p, undo);
+                let attempt = self.table.bump_failures(&p);
                 self.stats.failures += 1;
                 rep.failed.push((p, err));
                 retry.push(p);

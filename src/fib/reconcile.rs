@@ -74,17 +74,15 @@ pub(crate) fn apply_observation(
     for prefix in t.prefixes() {
         let kernel = o.ours.remove(&prefix);
         let foreign = o.foreign.get(&prefix);
-        let Some(e) = t.get_mut(&prefix) else {
-            continue;
-        };
+        let wanted = t.wanted(&prefix);
         // The kernel fills in what the request left open (the interface),
         // so compare with `matches`, and keep the wanted form when equal.
-        let seen = match (&kernel, &e.wanted) {
+        let seen = match (&kernel, &wanted) {
             (None, _) => Held::No,
             (Some(k), Some(w)) if k.matches(w) => Held::Yes(w.clone()),
             (Some(k), _) => held_of(k),
         };
-        let wanted_ok = match (&e.wanted, &seen) {
+        let wanted_ok = match (&wanted, &seen) {
             (None, Held::No) => true,
             (Some(w), Held::Yes(h)) => w == h,
             _ => false,
@@ -92,22 +90,25 @@ pub(crate) fn apply_observation(
         // Only a same-metric foreign route blocks podroute's (the kernel
         // keys routes by prefix, TOS and metric); any same-prefix foreign
         // route is reported.
-        e.blocked =
+        let blocked =
             seen == Held::No && foreign.is_some_and(|f| f.iter().any(|r| r.metric == metric));
-        if !wanted_ok && !e.blocked {
-            if e.wanted.is_some() {
+        t.set_blocked(&prefix, blocked);
+        if !wanted_ok && !blocked {
+            if wanted.is_some() {
                 rep.drift += 1;
             } else {
                 rep.unwanted += 1;
             }
         }
-        if e.wanted.is_some()
+        if wanted.is_some()
             && let Some(f) = foreign
         {
             rep.foreign.extend(f.iter().cloned());
         }
-        let changed = e.held != seen;
-        e.held = seen;
+        let changed = t.held(&prefix) != seen;
+        if changed {
+            t.set_held(&prefix, seen);
+        }
         if !wanted_ok || changed {
             t.mark(prefix);
         }
@@ -161,7 +162,7 @@ mod tests {
         let pod = RouteProtocol::Podroute;
         // wanted, held, but deleted by hand
         t.set(p("198.19.1.0/24"), via("198.18.0.2"));
-        t.get_mut(&p("198.19.1.0/24")).unwrap().held = Held::Yes(via("198.18.0.2"));
+        t.set_held(&p("198.19.1.0/24"), Held::Yes(via("198.18.0.2")));
         // wanted, kernel has it with another gateway
         t.set(p("198.19.2.0/24"), via("198.18.0.2"));
         // wanted, a static route sits on the same key

@@ -120,6 +120,11 @@ impl NextHops {
     pub fn as_slice(&self) -> &[NextHop] {
         &self.0
     }
+
+    /// Whether both share one allocation (a cheap equality fast path).
+    pub fn ptr_eq(&self, other: &NextHops) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// What a prefix should do in the kernel.
@@ -147,6 +152,27 @@ impl RouteChange {
         match self {
             RouteChange::Set(p, _) | RouteChange::Remove(p) => *p,
         }
+    }
+
+    /// Checks what the kernel would reject or misread: host bits in the
+    /// prefix, gateways of the other address family.
+    pub fn validate(&self) -> Result<(), FibError> {
+        let prefix = self.prefix();
+        if prefix != prefix.trunc() {
+            return Err(FibError::HostBits(prefix));
+        }
+        if let RouteChange::Set(_, RouteTarget::Unicast(hops)) = self {
+            let v4 = matches!(prefix, IpNet::V4(_));
+            if hops
+                .as_slice()
+                .iter()
+                .filter_map(|h| h.gateway)
+                .any(|g| g.is_ipv4() != v4)
+            {
+                return Err(FibError::FamilyMismatch(prefix));
+            }
+        }
+        Ok(())
     }
 }
 
