@@ -223,16 +223,50 @@ impl Hasher for PrefixHasher {
     }
 
     fn finish(&self) -> u64 {
-        let mut h = self.0;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        h ^ (h >> 33)
+        fmix64(self.0)
     }
 }
 
 type Hash = BuildHasherDefault<PrefixHasher>;
+
+fn fmix64(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// Hasher for packed IPv4 keys (`addr << 8 | len`) that keeps
+/// neighbouring /24s in neighbouring buckets. A route table arrives
+/// largely in address order (a BGP peer sends its table sorted), and at a
+/// million entries every random probe is a cache and TLB miss; with this
+/// the probes of a sorted load walk memory sequentially. The bucket bits
+/// are the /24 index XOR a mix of the rest (last octet and length), so
+/// prefixes inside one /24 or of other lengths still scatter; the 7 tag
+/// bits (the top of the hash, which hashbrown compares first) are a full
+/// mix of the key.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct V4KeyHasher(u64);
+
+impl Hasher for V4KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, k: u64) {
+        self.0 = k;
+    }
+
+    fn finish(&self) -> u64 {
+        let k = self.0;
+        let slash24 = k >> 16;
+        let spread = fmix64((k & 0xffff) + 1);
+        ((slash24 ^ spread) & 0x01ff_ffff_ffff_ffff) | (fmix64(k) & 0xfe00_0000_0000_0000)
+    }
+}
 
 fn k4(n: &Ipv4Net) -> u64 {
     (u64::from(u32::from(n.addr())) << 8) | u64::from(n.prefix_len())
@@ -245,7 +279,7 @@ fn k6(n: &Ipv6Net) -> (u128, u8) {
 /// Entries by prefix; IPv4 keys packed into 8 octets.
 #[derive(Debug, Default)]
 struct Maps {
-    v4: HashMap<u64, Entry, Hash>,
+    v4: HashMap<u64, Entry, BuildHasherDefault<V4KeyHasher>>,
     v6: HashMap<(u128, u8), Entry, Hash>,
 }
 
