@@ -354,3 +354,45 @@ fn invalid_changes_are_typed_errors() {
         .is_err()
     );
 }
+
+#[test]
+fn other_table_and_metric_are_honoured() {
+    if !prerequisites() {
+        return;
+    }
+    let ns = NetNs::new("table");
+    let cfg = FibConfig {
+        table: 1000,
+        metric: 33,
+        ..FibConfig::default()
+    };
+    let mut fib = ns.enter(|| Fib::open(cfg)).unwrap();
+    // Before the table exists, a dump of it is empty, not an error.
+    assert!(fib.dump().unwrap().is_empty());
+    fib.apply([
+        set("198.19.1.0/24", via(&["198.18.0.2"])),
+        set("2001:db8:1::/48", RouteTarget::Blackhole),
+    ])
+    .unwrap();
+    let t = ns.ip("-4 route show table 1000");
+    assert_eq!(
+        t.trim(),
+        "198.19.1.0/24 via 198.18.0.2 dev d0 proto 202 metric 33"
+    );
+    assert!(
+        ns.ip("-6 route show table 1000")
+            .contains("blackhole 2001:db8:1::/48 dev lo proto 202 metric 33")
+    );
+    assert_eq!(ns.route("198.19.1.0/24"), "", "nothing in main");
+    ns.ip("route del 198.19.1.0/24 table 1000 proto 202");
+    let (rep, applied) = fib.reconcile().unwrap();
+    assert_eq!(
+        (rep.drift, applied.installed),
+        (1, 1),
+        "{rep:?} {applied:?}"
+    );
+    assert!(
+        ns.ip("-4 route show table 1000")
+            .contains("198.19.1.0/24 via 198.18.0.2")
+    );
+}

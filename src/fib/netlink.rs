@@ -322,9 +322,9 @@ pub(crate) fn poll_in(fd: RawFd, timeout: Duration) -> io::Result<bool> {
     let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let ms = left.as_millis().min(i32::MAX as u128) as libc::c_int;
-        // Round up so that a sub-millisecond remainder still waits.
-        let ms = if ms == 0 && !left.is_zero() { 1 } else { ms };
+        // Round up: poll counts whole milliseconds, and truncating would
+        // return before the deadline.
+        let ms = left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int;
         let mut p = libc::pollfd {
             fd,
             events: libc::POLLIN,
@@ -336,11 +336,41 @@ pub(crate) fn poll_in(fd: RawFd, timeout: Duration) -> io::Result<bool> {
             return Ok(true);
         }
         if rc == 0 {
-            return Ok(false);
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            continue;
         }
         let e = io::Error::last_os_error();
         if e.kind() != io::ErrorKind::Interrupted {
             return Err(e);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receive_honours_its_deadline() {
+        // An unsubscribed socket that sent nothing gets nothing: the wait
+        // must end at the deadline (no privileges needed, nothing sent).
+        let mut s = NlSocket::open(&[], 1 << 16, 1 << 16).unwrap();
+        let t0 = Instant::now();
+        let got = s
+            .recv(Instant::now() + Duration::from_millis(50), "test")
+            .unwrap();
+        assert!(got.is_none());
+        let waited = t0.elapsed();
+        assert!(waited >= Duration::from_millis(50), "{waited:?}");
+    }
+
+    #[test]
+    fn sequence_numbers_are_reserved_in_blocks() {
+        let mut s = NlSocket::open(&[], 1 << 16, 1 << 16).unwrap();
+        let a = s.reserve_seq(10);
+        let b = s.reserve_seq(1);
+        assert_eq!(b, a.wrapping_add(10));
     }
 }
