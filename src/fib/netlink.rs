@@ -119,6 +119,30 @@ impl NlSocket {
         })
     }
 
+    /// Attaches a classic BPF filter: the kernel drops what it rejects
+    /// before it is queued to this socket.
+    pub fn attach_filter(&self, prog: &[libc::sock_filter]) -> Result<(), NetlinkError> {
+        let fprog = libc::sock_fprog {
+            len: prog.len() as libc::c_ushort,
+            filter: prog.as_ptr() as *mut _,
+        };
+        // SAFETY: fprog points at `prog`, alive for the call; the kernel
+        // copies the program.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ATTACH_FILTER,
+                (&fprog as *const libc::sock_fprog).cast(),
+                std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(io_err("attach filter")(io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+
     pub fn fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
