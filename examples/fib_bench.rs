@@ -214,6 +214,15 @@ fn run_once(mode: Mode, n: u32, batch: u32, base: usize) -> (f64, f64) {
     match fib {
         None => Raw::open().run(n, batch, true),
         Some(mut fib) => {
+            if std::env::var_os("FIB_BENCH_RECONCILE").is_some() {
+                let t = Instant::now();
+                let (rep, applied) = fib.reconcile().unwrap_or_else(|e| panic!("reconcile: {e}"));
+                assert_eq!((rep.drift, applied.installed), (0, 0));
+                eprintln!(
+                    "  reconcile of {n} (no drift): {:.3} s",
+                    t.elapsed().as_secs_f64()
+                );
+            }
             fib.apply(changes(n, true))
                 .unwrap_or_else(|e| panic!("remove: {e}"));
         }

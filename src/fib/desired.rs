@@ -17,12 +17,17 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
-use super::types::{NextHops, RouteTarget};
+use super::types::{KernelRoute, NextHops, RouteTarget};
 
-/// What the kernel holds of podroute's at a prefix (at podroute's metric).
+/// What a podroute route in the kernel amounts to.
+pub(crate) fn held_of(k: &KernelRoute) -> Held {
+    k.target().map(Held::Yes).unwrap_or(Held::Other)
+}
+
+/// A podroute route the kernel holds at a prefix (at podroute's metric);
+/// "holds none" is the absence of a `Held`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Held {
-    No,
     Yes(RouteTarget),
     /// A podroute route that is none of the targets podroute programs
     /// (e.g. changed by hand to `unreachable`): replaced or deleted.
@@ -96,7 +101,6 @@ impl Interner {
 
     fn acquire_held(&mut self, h: &Held) -> Tid {
         match h {
-            Held::No => NONE,
             Held::Other => OTHER,
             Held::Yes(t) => self.acquire(t),
         }
@@ -135,14 +139,6 @@ impl Interner {
             _ => None,
         }
     }
-
-    fn held(&self, id: Tid) -> Held {
-        match id {
-            NONE => Held::No,
-            OTHER => Held::Other,
-            id => self.target(id).map(Held::Yes).unwrap_or(Held::Other),
-        }
-    }
 }
 
 const QUEUED: u8 = 1;
@@ -152,6 +148,11 @@ const STALE: u8 = 2;
 /// A route of another protocol holds the same key: not installed until a
 /// reconcile sees it gone.
 const BLOCKED: u8 = 4;
+/// During a reconcile: the kernel holds a podroute route here.
+const SEEN: u8 = 8;
+/// During a reconcile: a foreign route holds this prefix at podroute's
+/// metric.
+const FOREIGN_SAME_KEY: u8 = 16;
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -325,6 +326,32 @@ impl Maps {
     }
 }
 
+impl Maps {
+    fn for_each_mut(&mut self, mut f: impl FnMut(IpNet, &mut Entry)) {
+        for (k, e) in self.v4.iter_mut() {
+            if let Ok(n) = Ipv4Net::new(Ipv4Addr::from((k >> 8) as u32), (k & 0xff) as u8) {
+                f(IpNet::V4(n), e);
+            }
+        }
+        for ((a, l), e) in self.v6.iter_mut() {
+            if let Ok(n) = Ipv6Net::new(Ipv6Addr::from(*a), *l) {
+                f(IpNet::V6(n), e);
+            }
+        }
+    }
+}
+
+/// What a reconcile concluded for one prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// The kernel holds what is wanted.
+    Fine,
+    /// Wanted, but the kernel lost or changed it: queued for repair.
+    Drift,
+    /// Held but not wanted: queued for deletion.
+    Unwanted,
+}
+
 /// The entry for `prefix`, created if absent, queued if not yet.
 fn touch<'a>(maps: &'a mut Maps, pending: &mut Vec<IpNet>, prefix: IpNet) -> &'a mut Entry {
     let e = maps.get_or_insert(&prefix);
@@ -376,13 +403,6 @@ impl DesiredTable {
         }
         let old = std::mem::replace(&mut e.held, hid);
         self.ids.release(old);
-    }
-
-    /// Records a podroute route found in the kernel that nobody wants:
-    /// queued for deletion (unless the RIB asks for it before the flush).
-    pub fn adopt_unwanted(&mut self, prefix: IpNet, held: Held) {
-        self.set_held(&prefix, held);
-        self.mark(prefix);
     }
 
     /// Ends graceful-restart protection: stale routes become unwanted.
@@ -482,24 +502,91 @@ impl DesiredTable {
         }
     }
 
-    pub fn wanted(&self, prefix: &IpNet) -> Option<RouteTarget> {
-        self.maps
-            .get(prefix)
-            .and_then(|e| self.ids.target(e.wanted))
-    }
-
-    pub fn held(&self, prefix: &IpNet) -> Held {
-        self.maps
-            .get(prefix)
-            .map(|e| self.ids.held(e.held))
-            .unwrap_or(Held::No)
-    }
-
+    #[cfg(test)]
     pub fn set_held(&mut self, prefix: &IpNet, held: Held) {
         let hid = self.ids.acquire_held(&held);
         let e = self.maps.get_or_insert(prefix);
         let old = std::mem::replace(&mut e.held, hid);
         self.ids.release(old);
+    }
+
+    /// Reconcile, pass 1: the kernel holds podroute route `k` at
+    /// podroute's metric. One lookup; a dump arrives in address order,
+    /// which the IPv4 hasher turns into sequential memory access.
+    pub fn observe_ours(&mut self, k: &KernelRoute) -> Verdict {
+        let e = self.maps.get_or_insert(&k.prefix);
+        e.flags |= SEEN;
+        let wanted = self.ids.target(e.wanted);
+        // The kernel fills in what the request left open (the interface):
+        // compare with `matches`, and record the wanted form when equal.
+        let (seen, fine) = match &wanted {
+            Some(w) if k.matches(w) => {
+                self.ids.retain(e.wanted);
+                (e.wanted, true)
+            }
+            _ => (self.ids.acquire_held(&held_of(k)), false),
+        };
+        let old = std::mem::replace(&mut e.held, seen);
+        let changed = old != seen;
+        self.ids.release(old);
+        if !fine || changed {
+            self.mark(k.prefix);
+        }
+        match (fine, wanted.is_some()) {
+            (true, _) => Verdict::Fine,
+            (false, true) => Verdict::Drift,
+            (false, false) => Verdict::Unwanted,
+        }
+    }
+
+    /// Reconcile, pass 1: a route of another protocol holds `prefix`
+    /// (at podroute's metric if `same_key`). Returns whether podroute
+    /// wants the prefix.
+    pub fn note_foreign(&mut self, prefix: &IpNet, same_key: bool) -> bool {
+        match self.maps.get_mut(prefix) {
+            Some(e) => {
+                if same_key {
+                    e.flags |= FOREIGN_SAME_KEY;
+                }
+                e.wanted != NONE
+            }
+            None => false,
+        }
+    }
+
+    /// Reconcile, pass 2: every entry the kernel holds nothing of
+    /// podroute's for. Returns the number of wanted routes found missing
+    /// (not counting those a foreign route blocks).
+    pub fn sweep(&mut self) -> usize {
+        let mut drift = 0;
+        let (ids, pending) = (&mut self.ids, &mut self.pending);
+        self.maps.for_each_mut(|prefix, e| {
+            let seen = e.flags & SEEN != 0;
+            let blocked = !seen && e.flags & FOREIGN_SAME_KEY != 0;
+            e.flags &= !(SEEN | FOREIGN_SAME_KEY | BLOCKED);
+            if blocked {
+                e.flags |= BLOCKED;
+            }
+            if seen {
+                return;
+            }
+            let mut queue = false;
+            if e.held != NONE {
+                ids.release(std::mem::replace(&mut e.held, NONE));
+                queue = true;
+            }
+            if e.wanted != NONE {
+                queue = true;
+                if !blocked {
+                    drift += 1;
+                }
+            }
+            if queue && e.flags & QUEUED == 0 {
+                e.flags |= QUEUED;
+                pending.push(prefix);
+            }
+        });
+        drift
     }
 
     #[cfg(test)]
@@ -518,6 +605,7 @@ impl DesiredTable {
         }
     }
 
+    #[cfg(test)]
     pub fn prefixes(&self) -> Vec<IpNet> {
         self.maps.iter().map(|(p, _)| p).collect()
     }

@@ -170,7 +170,7 @@ impl Fib {
         let proto = u8::from(self.cfg.protocol);
         let routes = resolve::dump_table(&mut self.sock, self.cfg.table, proto, self.cfg.timeout)?;
         for r in routes.iter().filter(|r| r.metric == self.cfg.metric) {
-            self.table.adopt(r.prefix, reconcile::held_of(r));
+            self.table.adopt(r.prefix, desired::held_of(r));
         }
         // Adopted routes need nothing; clear them from the pending list.
         self.flush()?;
@@ -200,9 +200,8 @@ impl Fib {
     /// routes on wanted prefixes are logged and counted, never touched.
     pub fn reconcile(&mut self) -> Result<(ReconcileReport, ApplyReport), FibError> {
         let routes = self.dump()?;
-        let observed =
-            reconcile::classify(routes, self.cfg.table, self.cfg.protocol, self.cfg.metric);
-        let rep = reconcile::apply_observation(&mut self.table, observed, self.cfg.metric);
+        let (table, protocol, metric) = (self.cfg.table, self.cfg.protocol, self.cfg.metric);
+        let rep = reconcile::reconcile_table(&mut self.table, routes, table, protocol, metric);
         self.stats.reconciles += 1;
         self.stats.drift_repaired += rep.drift as u64;
         self.stats.unwanted_removed += (rep.unwanted + rep.wrong_metric.len()) as u64;

@@ -231,9 +231,30 @@ impl KernelRoute {
     }
 
     /// Whether the kernel holds what `want` asks for. An interface left
-    /// open in `want` matches any the kernel chose.
+    /// open in `want` matches any the kernel chose. Allocation-free: a
+    /// reconcile calls this once per route.
     pub fn matches(&self, want: &RouteTarget) -> bool {
-        self.target().is_some_and(|have| have.satisfies(want))
+        match want {
+            RouteTarget::Blackhole => self.kind == RouteType::Blackhole,
+            RouteTarget::Unicast(want) => {
+                let want = want.as_slice();
+                if self.kind != RouteType::Unicast
+                    || self.next_hops.len() != want.len()
+                    || want.len() > 64
+                {
+                    return false;
+                }
+                let mut used = 0u64;
+                want.iter().all(|w| {
+                    let found = self.next_hops.iter().enumerate().position(|(i, h)| {
+                        used & (1 << i) == 0
+                            && h.gateway == w.gateway
+                            && (w.ifindex.is_none() || w.ifindex == h.ifindex)
+                    });
+                    found.map(|i| used |= 1 << i).is_some()
+                })
+            }
+        }
     }
 }
 
