@@ -37,7 +37,28 @@
 //! done and every error before it is already queued. `NETLINK_CAP_ACK`
 //! keeps error replies to a header, and the receive buffer is sized
 //! (SO_RCVBUFFORCE) for a batch's worth; an overrun is detected (ENOBUFS)
-//! and answered by a reconcile.
+//! and answered by a reconcile. Measured (scripts/bench-fib.sh): an ACK
+//! per batch costs about nothing next to a writer that asks for none; an
+//! ACK per message costs 30-70 % more kernel time.
+//!
+//! # Ownership rules, and their one gap
+//!
+//! New routes are added with `NLM_F_CREATE|NLM_F_EXCL`, so an install
+//! never overwrites a route of another protocol (EEXIST; counted, and
+//! the prefix is left alone until a reconcile finds the key free).
+//! Deletes name podroute's protocol, which the kernel checks
+//! (fib_table_delete, ip6_route_del), so they can only remove podroute's
+//! routes. A change of a route podroute holds uses `NLM_F_REPLACE`, which
+//! the kernel applies to whatever route has the key: if someone replaced
+//! podroute's route by hand with a foreign one since the last reconcile,
+//! that change overwrites it. Closing this would cost a delete + add
+//! (a forwarding gap) per change; the periodic reconcile bounds the window.
+//!
+//! # Scale
+//!
+//! The desired table keeps 12 octets per prefix plus an 8-octet IPv4 key;
+//! staging a million prefixes takes ~0.1 s. A reconcile of a million
+//! routes takes ~2 s, almost all of it the kernel producing the dump.
 
 mod desired;
 mod error;
