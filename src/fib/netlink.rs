@@ -397,4 +397,60 @@ mod tests {
         let b = s.reserve_seq(1);
         assert_eq!(b, a.wrapping_add(10));
     }
+
+    /// ACKs that overflow a too-small receive buffer are detected, and the
+    /// exchange still ends within its deadline. Runs in a network
+    /// namespace of its own (`unshare` on a fresh thread affects only that
+    /// thread); needs root, and skips without it unless CI=true.
+    #[test]
+    fn ack_overrun_is_detected_and_bounded_by_the_timeout() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "CI=true needs root"
+            );
+            return;
+        }
+        std::thread::spawn(|| {
+            // SAFETY: unshare on this thread only; it exits afterwards.
+            assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNET) }, 0);
+            // The kernel's minimum receive buffer holds a few ACKs only.
+            let mut s = NlSocket::open(&[], 1, 1 << 20).unwrap();
+            let n = 2000u32;
+            let first = s.reserve_seq(n);
+            let mut buf = Vec::new();
+            for i in 0..n {
+                let prefix = ipnet::IpNet::new(
+                    std::net::IpAddr::from([198, 19, (i >> 8) as u8, i as u8]),
+                    32,
+                )
+                .unwrap();
+                let m = wire::RouteMsg {
+                    prefix,
+                    table: 254,
+                    protocol: super::super::RouteProtocol::Podroute,
+                    metric: 20,
+                    target: Some(&super::super::RouteTarget::Blackhole),
+                };
+                wire::encode_route(
+                    &mut buf,
+                    wire::RTM_NEWROUTE,
+                    wire::NLM_F_REQUEST | wire::NLM_F_ACK | wire::NLM_F_CREATE | wire::NLM_F_EXCL,
+                    first.wrapping_add(i),
+                    &m,
+                );
+            }
+            let t0 = Instant::now();
+            let res = s.transact(&buf, first, n, Duration::from_millis(300));
+            assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+            match res {
+                Err(NetlinkError::Timeout(_)) => {}
+                Ok(o) => assert!(o.overrun, "2000 ACKs fit a minimal buffer?"),
+                Err(e) => panic!("{e}"),
+            }
+        })
+        .join()
+        .unwrap();
+    }
 }
