@@ -329,22 +329,70 @@ fn many_routes_in_bounded_batches_with_a_failure_mapped_to_its_prefix() {
 
 #[test]
 fn invalid_changes_are_typed_errors() {
-    // Pure validation: no kernel needed, but the FIB needs a socket; a
-    // netlink socket opens without privileges.
-    let Ok(mut fib) = Fib::open(FibConfig::default()) else {
-        return;
-    };
-    let e = fib
-        .stage(set("198.19.1.1/24", RouteTarget::Blackhole))
+    let e = set("198.19.1.1/24", RouteTarget::Blackhole)
+        .validate()
         .unwrap_err();
     assert!(matches!(e, podroute::fib::FibError::HostBits(_)), "{e}");
-    let e = fib
-        .stage(set("198.19.1.0/24", via(&["2001:db8::1"])))
+    let e = set("198.19.1.0/24", via(&["2001:db8::1"]))
+        .validate()
         .unwrap_err();
     assert!(
         matches!(e, podroute::fib::FibError::FamilyMismatch(_)),
         "{e}"
     );
+    assert!(
+        set("198.19.1.0/24", via(&["198.18.0.1"]))
+            .validate()
+            .is_ok()
+    );
     assert!(NextHops::new(vec![]).is_err());
-    assert_eq!(fib.pending(), 0);
+    assert!(
+        NextHops::new(vec![NextHop {
+            gateway: None,
+            ifindex: None
+        }])
+        .is_err()
+    );
+}
+
+#[test]
+fn other_table_and_metric_are_honoured() {
+    if !prerequisites() {
+        return;
+    }
+    let ns = NetNs::new("table");
+    let cfg = FibConfig {
+        table: 1000,
+        metric: 33,
+        ..FibConfig::default()
+    };
+    let mut fib = ns.enter(|| Fib::open(cfg)).unwrap();
+    // Before the table exists, a dump of it is empty, not an error.
+    assert!(fib.dump().unwrap().is_empty());
+    fib.apply([
+        set("198.19.1.0/24", via(&["198.18.0.2"])),
+        set("2001:db8:1::/48", RouteTarget::Blackhole),
+    ])
+    .unwrap();
+    let t = ns.ip("-4 route show table 1000");
+    assert_eq!(
+        t.trim(),
+        "198.19.1.0/24 via 198.18.0.2 dev d0 proto 202 metric 33"
+    );
+    assert!(
+        ns.ip("-6 route show table 1000")
+            .contains("blackhole 2001:db8:1::/48 dev lo proto 202 metric 33")
+    );
+    assert_eq!(ns.route("198.19.1.0/24"), "", "nothing in main");
+    ns.ip("route del 198.19.1.0/24 table 1000 proto 202");
+    let (rep, applied) = fib.reconcile().unwrap();
+    assert_eq!(
+        (rep.drift, applied.installed),
+        (1, 1),
+        "{rep:?} {applied:?}"
+    );
+    assert!(
+        ns.ip("-4 route show table 1000")
+            .contains("198.19.1.0/24 via 198.18.0.2")
+    );
 }

@@ -121,3 +121,39 @@ fn next_hop_resolves_via_on_link_gateway_and_follows_changes() {
     res.refresh().unwrap();
     assert_eq!(res.resolve(ip("198.18.1.7")), Resolution::Unreachable);
 }
+
+#[test]
+fn own_route_notifications_are_dropped_in_the_kernel() {
+    if !prerequisites() {
+        return;
+    }
+    let ns = NetNs::new("bpf");
+    let (mut watch, mut fib) = ns.enter(|| {
+        (
+            RouteWatch::open(Some(RouteProtocol::Podroute)).unwrap(),
+            Fib::open(FibConfig::default()).unwrap(),
+        )
+    });
+    // 50,000 notifications (~1 KiB of buffer each) would overrun the
+    // watch's 16 MiB receive buffer if they were queued at all.
+    let hop = RouteTarget::Unicast(NextHops::single(NextHop::via(ip("198.18.0.2"))).unwrap());
+    let changes = (0..50_000u32).map(|i| {
+        let net = ipnet::IpNet::new(
+            IpAddr::from([100, 64 + (i >> 16) as u8, (i >> 8) as u8, i as u8]),
+            32,
+        )
+        .unwrap();
+        RouteChange::Set(net, hop.clone())
+    });
+    assert_eq!(fib.apply(changes).unwrap().installed, 50_000);
+    ns.ip("route add 192.0.2.0/24 via 198.18.0.254 proto static");
+    let evs = wait_event(
+        &mut watch,
+        |e| matches!(e, WatchEvent::RouteAdded(r) if r.protocol == RouteProtocol::Static),
+    );
+    assert!(
+        !evs.contains(&WatchEvent::Overrun),
+        "notifications overran the watch"
+    );
+    assert!(evs.len() < 10, "{} events", evs.len());
+}

@@ -4,11 +4,7 @@
 //! pending prefixes (flushed by the caller) plus the routes to delete
 //! outright. Routes of other protocols are only ever counted and reported.
 
-use std::collections::HashMap;
-
-use ipnet::IpNet;
-
-use super::desired::{DesiredTable, Held};
+use super::desired::{DesiredTable, Verdict};
 use super::types::{KernelRoute, RouteProtocol};
 
 /// What one reconciliation found.
@@ -27,109 +23,58 @@ pub struct ReconcileReport {
     pub foreign: Vec<KernelRoute>,
 }
 
-/// A dump split by owner.
-#[derive(Debug, Default)]
-pub(crate) struct Observed {
-    pub ours: HashMap<IpNet, KernelRoute>,
-    pub wrong_metric: Vec<KernelRoute>,
-    pub foreign: HashMap<IpNet, Vec<KernelRoute>>,
-}
-
-/// Splits dumped routes by owner. The kernel may ignore the dump's table
+/// Compares a dump with the table and queues every prefix whose kernel
+/// state is not the wanted one. The kernel may ignore the dump's table
 /// and protocol filters (without NETLINK_GET_STRICT_CHK it does), so they
-/// are applied again here.
-pub(crate) fn classify(
-    routes: impl IntoIterator<Item = KernelRoute>,
+/// are applied again here. Two passes, no intermediate map: the dump
+/// (in the kernel's address order) against the table, then one walk of
+/// the table for what the kernel lacks.
+pub(crate) fn reconcile_table(
+    t: &mut DesiredTable,
+    routes: Vec<KernelRoute>,
     table: u32,
     protocol: RouteProtocol,
     metric: u32,
-) -> Observed {
-    let mut o = Observed::default();
+) -> ReconcileReport {
+    let mut rep = ReconcileReport::default();
+    let mut foreign = Vec::new();
     for r in routes {
         if r.table != table {
             continue;
         }
         if r.protocol != protocol {
-            o.foreign.entry(r.prefix).or_default().push(r);
+            foreign.push(r);
         } else if r.metric != metric {
-            o.wrong_metric.push(r);
+            rep.seen += 1;
+            rep.wrong_metric.push(r);
         } else {
-            o.ours.insert(r.prefix, r);
-        }
-    }
-    o
-}
-
-/// Brings the table's idea of what the kernel holds in line with `o` and
-/// queues every prefix whose kernel state is not the wanted one.
-pub(crate) fn apply_observation(
-    t: &mut DesiredTable,
-    mut o: Observed,
-    metric: u32,
-) -> ReconcileReport {
-    let mut rep = ReconcileReport {
-        seen: o.ours.len() + o.wrong_metric.len(),
-        ..Default::default()
-    };
-    for prefix in t.prefixes() {
-        let kernel = o.ours.remove(&prefix);
-        let foreign = o.foreign.get(&prefix);
-        let Some(e) = t.get_mut(&prefix) else {
-            continue;
-        };
-        // The kernel fills in what the request left open (the interface),
-        // so compare with `matches`, and keep the wanted form when equal.
-        let seen = match (&kernel, &e.wanted) {
-            (None, _) => Held::No,
-            (Some(k), Some(w)) if k.matches(w) => Held::Yes(w.clone()),
-            (Some(k), _) => held_of(k),
-        };
-        let wanted_ok = match (&e.wanted, &seen) {
-            (None, Held::No) => true,
-            (Some(w), Held::Yes(h)) => w == h,
-            _ => false,
-        };
-        // Only a same-metric foreign route blocks podroute's (the kernel
-        // keys routes by prefix, TOS and metric); any same-prefix foreign
-        // route is reported.
-        e.blocked =
-            seen == Held::No && foreign.is_some_and(|f| f.iter().any(|r| r.metric == metric));
-        if !wanted_ok && !e.blocked {
-            if e.wanted.is_some() {
-                rep.drift += 1;
-            } else {
-                rep.unwanted += 1;
+            rep.seen += 1;
+            match t.observe_ours(&r) {
+                Verdict::Fine => {}
+                Verdict::Drift => rep.drift += 1,
+                Verdict::Unwanted => rep.unwanted += 1,
             }
         }
-        if e.wanted.is_some()
-            && let Some(f) = foreign
-        {
-            rep.foreign.extend(f.iter().cloned());
-        }
-        let changed = e.held != seen;
-        e.held = seen;
-        if !wanted_ok || changed {
-            t.mark(prefix);
+    }
+    // Only a same-metric foreign route blocks podroute's (the kernel keys
+    // routes by prefix, TOS and metric); any same-prefix foreign route on
+    // a wanted prefix is reported.
+    for f in foreign {
+        if t.note_foreign(&f.prefix, f.metric == metric) {
+            rep.foreign.push(f);
         }
     }
-    for (prefix, k) in o.ours {
-        rep.unwanted += 1;
-        t.adopt_unwanted(prefix, held_of(&k));
-    }
-    rep.wrong_metric = o.wrong_metric;
+    rep.drift += t.sweep();
     rep
-}
-
-/// What a podroute route in the kernel amounts to.
-pub(crate) fn held_of(k: &KernelRoute) -> Held {
-    k.target().map(Held::Yes).unwrap_or(Held::Other)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fib::desired::Held;
     use crate::fib::desired::Op;
     use crate::fib::types::{KernelNextHop, NextHop, NextHops, RouteTarget, RouteType};
+    use ipnet::IpNet;
 
     fn p(s: &str) -> IpNet {
         s.parse().unwrap()
@@ -161,7 +106,7 @@ mod tests {
         let pod = RouteProtocol::Podroute;
         // wanted, held, but deleted by hand
         t.set(p("198.19.1.0/24"), via("198.18.0.2"));
-        t.get_mut(&p("198.19.1.0/24")).unwrap().held = Held::Yes(via("198.18.0.2"));
+        t.set_held(&p("198.19.1.0/24"), Held::Yes(via("198.18.0.2")));
         // wanted, kernel has it with another gateway
         t.set(p("198.19.2.0/24"), via("198.18.0.2"));
         // wanted, a static route sits on the same key
@@ -176,8 +121,7 @@ mod tests {
             kr("198.19.5.0/24", pod, 99, "198.18.0.2"),
             kr("198.19.6.0/24", RouteProtocol::Static, 0, "198.18.0.2"),
         ];
-        let o = classify(dump, 254, pod, 20);
-        let rep = apply_observation(&mut t, o, 20);
+        let rep = reconcile_table(&mut t, dump, 254, pod, 20);
         assert_eq!(rep.seen, 3);
         assert_eq!(rep.drift, 2);
         assert_eq!(rep.unwanted, 1);
@@ -204,7 +148,9 @@ mod tests {
     fn other_tables_are_ignored() {
         let mut r = kr("198.19.2.0/24", RouteProtocol::Podroute, 20, "198.18.0.9");
         r.table = 100;
-        let o = classify(vec![r], 254, RouteProtocol::Podroute, 20);
-        assert!(o.ours.is_empty() && o.foreign.is_empty());
+        let mut t = DesiredTable::default();
+        let rep = reconcile_table(&mut t, vec![r], 254, RouteProtocol::Podroute, 20);
+        assert_eq!(rep, ReconcileReport::default());
+        assert_eq!(t.pending_len(), 0);
     }
 }

@@ -277,6 +277,15 @@ impl RouteWatch {
             RTNLGRP_IPV6_ROUTE,
         ];
         let sock = NlSocket::open(&groups, 8 << 20, 64 << 10)?;
+        if let Some(p) = ignore {
+            // Dropped in the kernel too: while the FIB installs a million
+            // routes, their notifications would otherwise wake this socket
+            // a million times and overrun its buffer. (Filtered again in
+            // `event`, in case the filter could not be attached.)
+            if let Err(e) = sock.attach_filter(&drop_protocol_filter(u8::from(p))) {
+                tracing::warn!("route watch: no kernel-side filter, filtering in user space: {e}");
+            }
+        }
         Ok(Self { sock, ignore })
     }
 
@@ -316,6 +325,27 @@ impl RouteWatch {
     pub fn ready(&self) -> bool {
         poll_in(self.sock.fd(), Duration::ZERO).unwrap_or(false)
     }
+}
+
+/// Classic BPF: drop RTM_NEWROUTE/RTM_DELROUTE notifications whose
+/// `rtm_protocol` is `proto`, accept everything else. A notification skb
+/// holds one message: `nlmsghdr` (16 octets, `nlmsg_type` at 4 in host
+/// order) then `rtmsg` (`rtm_protocol` at 16 + 5).
+fn drop_protocol_filter(proto: u8) -> [libc::sock_filter; 7] {
+    const LD_B_ABS: u16 = 0x30; // BPF_LD | BPF_B | BPF_ABS
+    const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    let type_low = if cfg!(target_endian = "little") { 4 } else { 5 };
+    let f = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    [
+        f(LD_B_ABS, 0, 0, type_low),
+        f(JEQ_K, 1, 0, u32::from(RTM_NEWROUTE)),
+        f(JEQ_K, 0, 2, u32::from(RTM_DELROUTE)),
+        f(LD_B_ABS, 0, 0, 16 + 5),
+        f(JEQ_K, 1, 0, u32::from(proto)),
+        f(RET_K, 0, 0, u32::MAX),
+        f(RET_K, 0, 0, 0),
+    ]
 }
 
 fn event(

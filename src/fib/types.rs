@@ -120,6 +120,11 @@ impl NextHops {
     pub fn as_slice(&self) -> &[NextHop] {
         &self.0
     }
+
+    /// Whether both share one allocation (a cheap equality fast path).
+    pub fn ptr_eq(&self, other: &NextHops) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// What a prefix should do in the kernel.
@@ -147,6 +152,27 @@ impl RouteChange {
         match self {
             RouteChange::Set(p, _) | RouteChange::Remove(p) => *p,
         }
+    }
+
+    /// Checks what the kernel would reject or misread: host bits in the
+    /// prefix, gateways of the other address family.
+    pub fn validate(&self) -> Result<(), FibError> {
+        let prefix = self.prefix();
+        if prefix != prefix.trunc() {
+            return Err(FibError::HostBits(prefix));
+        }
+        if let RouteChange::Set(_, RouteTarget::Unicast(hops)) = self {
+            let v4 = matches!(prefix, IpNet::V4(_));
+            if hops
+                .as_slice()
+                .iter()
+                .filter_map(|h| h.gateway)
+                .any(|g| g.is_ipv4() != v4)
+            {
+                return Err(FibError::FamilyMismatch(prefix));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -205,9 +231,30 @@ impl KernelRoute {
     }
 
     /// Whether the kernel holds what `want` asks for. An interface left
-    /// open in `want` matches any the kernel chose.
+    /// open in `want` matches any the kernel chose. Allocation-free: a
+    /// reconcile calls this once per route.
     pub fn matches(&self, want: &RouteTarget) -> bool {
-        self.target().is_some_and(|have| have.satisfies(want))
+        match want {
+            RouteTarget::Blackhole => self.kind == RouteType::Blackhole,
+            RouteTarget::Unicast(want) => {
+                let want = want.as_slice();
+                if self.kind != RouteType::Unicast
+                    || self.next_hops.len() != want.len()
+                    || want.len() > 64
+                {
+                    return false;
+                }
+                let mut used = 0u64;
+                want.iter().all(|w| {
+                    let found = self.next_hops.iter().enumerate().position(|(i, h)| {
+                        used & (1 << i) == 0
+                            && h.gateway == w.gateway
+                            && (w.ifindex.is_none() || w.ifindex == h.ifindex)
+                    });
+                    found.map(|i| used |= 1 << i).is_some()
+                })
+            }
+        }
     }
 }
 

@@ -502,4 +502,40 @@ mod tests {
         p.extend_from_slice(&[200, 0, 1, 0, 10, 0, 0, 0]);
         assert!(decode_route(&p).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            for m in messages(&bytes).flatten() {
+                let _ = error_code(m.payload);
+                let _ = decode_route(m.payload);
+            }
+            let _ = decode_route(&bytes);
+        }
+
+        #[test]
+        fn mutated_route_messages_never_panic(flip in 0usize..200, val in proptest::num::u8::ANY) {
+            let t = RouteTarget::Unicast(
+                NextHops::new(vec![
+                    NextHop::via("2001:db8::2".parse().unwrap()),
+                    NextHop::via_dev("2001:db8::3".parse().unwrap(), 4),
+                ])
+                .unwrap(),
+            );
+            let m = RouteMsg {
+                prefix: "2001:db8:1::/48".parse().unwrap(),
+                table: 254,
+                protocol: RouteProtocol::Podroute,
+                metric: 20,
+                target: Some(&t),
+            };
+            let mut buf = Vec::new();
+            encode_route(&mut buf, RTM_NEWROUTE, NLM_F_REQUEST, 1, &m);
+            let i = flip % buf.len();
+            buf[i] = val;
+            for m in messages(&buf).flatten() {
+                let _ = decode_route(m.payload);
+            }
+        }
+    }
 }
