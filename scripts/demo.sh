@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The podroute demo: the 3-node full mesh of shared/seeds/002 on network
 # namespaces. Nodes 192.168.1.11-13 share one L2 segment, each owns pod CIDR
-# 10.244.N.0/24 on a bridge with two pods, and runs `podroute agent`. The
-# agents exchange the pod CIDRs over iBGP and program each node's kernel;
-# then pods ping pods on the other nodes by their own IPs (no NAT, no
-# tunnel), and everything is torn down.
+# 10.244.N.0/24 and runs `podroute agent`; two pods per node are attached by
+# the podroute CNI plugins (podroute-bridge + podroute-ipam, executed with the
+# real CNI protocol). The agents exchange the pod CIDRs over iBGP and program
+# each node's kernel; then pods ping pods on the other nodes by their own IPs
+# (no NAT, no tunnel), and everything is torn down.
 #
 # Everything happens inside namespaces this script creates (names carry its
 # PID); nothing in the root namespace is touched. Run as root.
@@ -14,13 +15,15 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "run as root (network namespaces)"; exit 1; }
 need=(); command -v ip >/dev/null || need+=(iproute2); command -v ping >/dev/null || need+=(iputils-ping)
 if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; fi
-cargo build --release --quiet --bin podroute
+cargo build --release --quiet --bin podroute --bin podroute-bridge --bin podroute-ipam
 BIN=$PWD/target/release/podroute
+CNI_BIN=$PWD/target/release
 
 RUN=prd$$
 WORK=$(mktemp -d /tmp/podroute-demo.XXXXXX)
 PIDS=()
 NETNS=()
+declare -A POD_IP
 cleanup() {
     set +e
     for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
@@ -45,18 +48,31 @@ for n in 1 2 3; do
     ip -n "$RUN-lan" link set n$n master br0 up
     ip -n "$node" addr add 192.168.1.1$n/24 dev eth0
     ip -n "$node" link set eth0 up
-    # The pod bridge holds the pods' gateway (seed 001: isGateway).
-    ip -n "$node" link add cni0 type bridge
-    ip -n "$node" addr add 10.244.$n.1/24 dev cni0
-    ip -n "$node" link set cni0 up
+    # Pods: namespaces attached by podroute-bridge, which delegates the
+    # address to podroute-ipam; the bridge holds the gateway (isGateway).
+    cat > "$WORK/cni-node$n.json" <<JSON
+{
+  "cniVersion": "1.1.0",
+  "name": "mesh3",
+  "type": "podroute-bridge",
+  "bridge": "cni0",
+  "isDefaultGateway": true,
+  "stateDir": "$WORK/bridge-node$n",
+  "ipam": {
+    "type": "podroute-ipam",
+    "ranges": [[{"subnet": "10.244.$n.0/24"}]],
+    "dataDir": "$WORK/ipam-node$n"
+  }
+}
+JSON
     for p in 1 2; do
         pod="$RUN-n${n}p$p"
         netns "$pod"
-        ip -n "$node" link add veth$p type veth peer name eth0 netns "$pod"
-        ip -n "$node" link set veth$p master cni0 up
-        ip -n "$pod" addr add 10.244.$n.$((10 + p))/24 dev eth0
-        ip -n "$pod" link set eth0 up
-        ip -n "$pod" route add default via 10.244.$n.1
+        result=$(CNI_COMMAND=ADD CNI_CONTAINERID="node$n-pod$p" CNI_NETNS="/var/run/netns/$pod" \
+            CNI_IFNAME=eth0 CNI_PATH="$CNI_BIN" ip netns exec "$node" "$CNI_BIN/podroute-bridge" <"$WORK/cni-node$n.json")
+        ip=$(printf '%s' "$result" | grep -o '"address": *"[0-9.]*' | grep -o '[0-9.]*$')
+        [ -n "$ip" ] || { echo "CNI ADD for $pod failed: $result"; exit 1; }
+        POD_IP[$n$p]=$ip
     done
     peers=""
     for m in 1 2 3; do
@@ -111,7 +127,7 @@ for src in "1 1" "2 2" "3 1"; do
         set -- $src $dst
         [ "$1" = "$3" ] && continue
         total=$((total + 1))
-        from="10.244.$1.$((10 + $2))"; to="10.244.$3.$((10 + $4))"
+        from=${POD_IP[$1$2]}; to=${POD_IP[$3$4]}
         if ip netns exec "$RUN-n$1p$2" ping -c 2 -i 0.2 -W 2 -q "$to" >/dev/null; then
             ok=$((ok + 1)); echo "  pod $from (node$1) -> pod $to (node$3): ok"
         else
@@ -120,4 +136,10 @@ for src in "1 1" "2 2" "3 1"; do
     done
 done
 echo; echo "$ok of $total cross-node pod pings answered; tearing the lab down."
+for n in 1 2 3; do
+    for p in 1 2; do
+        CNI_COMMAND=DEL CNI_CONTAINERID="node$n-pod$p" CNI_NETNS="/var/run/netns/$RUN-n${n}p$p" CNI_IFNAME=eth0 \
+            CNI_PATH="$CNI_BIN" ip netns exec "$RUN-node$n" "$CNI_BIN/podroute-bridge" <"$WORK/cni-node$n.json" >/dev/null
+    done
+done
 [ "$ok" = "$total" ]
