@@ -1,0 +1,123 @@
+//! podroute against a real BIRD 2 in network namespaces: iBGP and eBGP, IPv4 over IPv4 and IPv6 over IPv6, routes in both directions into both kernels.
+
+mod common;
+
+use common::bird::{bird_bgp, bird_conf};
+use common::{Agent, Bird, DEADLINE, Ns, gateways, wait_until};
+
+/// podroute in `pr` (198.18.0.1, 2001:db8:ff::1, pods 10.244.1.0/24 and
+/// 2001:db8:244:1::/64) and BIRD in `bird` (198.18.0.2, 2001:db8:ff::2,
+/// originating 10.244.50.0/24 and 2001:db8:244:50::/64) on one veth, one
+/// session per address family over that family's transport.
+fn exchange_with_bird(pr_as: u32, bird_as: u32) {
+    if !common::prerequisites(&["bird", "birdc"]) {
+        return;
+    }
+    let pr = Ns::new("pr");
+    let bn = Ns::new("bird");
+    common::veth(&pr, "eth0", &bn, "eth0");
+    pr.addr("eth0", "198.18.0.1/24");
+    pr.addr("eth0", "2001:db8:ff::1/64");
+    bn.addr("eth0", "198.18.0.2/24");
+    bn.addr("eth0", "2001:db8:ff::2/64");
+
+    let protocols = bird_bgp(
+        "p4",
+        "198.18.0.2",
+        bird_as,
+        "198.18.0.1",
+        pr_as,
+        "ipv4 { import all; export all; };",
+    ) + &bird_bgp(
+        "p6",
+        "2001:db8:ff::2",
+        bird_as,
+        "2001:db8:ff::1",
+        pr_as,
+        "ipv6 { import all; export all; next hop address 2001:db8:ff::2; };",
+    );
+    let bird = Bird::start(
+        &bn,
+        &bird_conf(
+            "198.18.0.2",
+            &["10.244.50.0/24", "2001:db8:244:50::/64"],
+            &protocols,
+        ),
+    );
+    let peers = common::agent::peer("198.18.0.2", bird_as, "")
+        + &common::agent::peer("2001:db8:ff::2", bird_as, "");
+    let agent = Agent::start(
+        &pr,
+        "n1",
+        &common::agent::node_config(
+            &pr,
+            "n1",
+            "198.18.0.1",
+            pr_as,
+            &["10.244.1.0/24", "2001:db8:244:1::/64"],
+            &["198.18.0.1:179", "[2001:db8:ff::1]:179"],
+            &peers,
+        ),
+    );
+
+    agent.wait_established("198.18.0.2");
+    agent.wait_established("2001:db8:ff::2");
+    assert!(wait_until(DEADLINE, || bird.established("p4")
+        && bird.established("p6")));
+
+    // BIRD → podroute: its static prefixes are in podroute's FIB via BIRD.
+    for (prefix, gw) in [
+        ("10.244.50.0/24", "198.18.0.2"),
+        ("2001:db8:244:50::/64", "2001:db8:ff::2"),
+    ] {
+        let ok = wait_until(DEADLINE, || {
+            pr.podroute_route(prefix)
+                .is_some_and(|r| gateways(&r) == [gw] && r["dev"] == "eth0")
+        });
+        assert!(
+            ok,
+            "{prefix} via {gw} not in podroute's FIB: {:?}",
+            pr.podroute_routes()
+        );
+        let rib = agent.rib_route(prefix).unwrap();
+        assert_eq!(rib["best"][0], gw);
+        let path: Vec<u64> = if pr_as == bird_as {
+            vec![]
+        } else {
+            vec![u64::from(bird_as)]
+        };
+        assert_eq!(rib["as_path"], serde_json::json!(path), "{rib}");
+    }
+
+    // podroute → BIRD: the pod CIDRs are in BIRD's table and, through its
+    // kernel protocol, in BIRD's namespace FIB via podroute's address.
+    for (prefix, gw) in [
+        ("10.244.1.0/24", "198.18.0.1"),
+        ("2001:db8:244:1::/64", "2001:db8:ff::1"),
+    ] {
+        let ok = wait_until(DEADLINE, || {
+            bn.route(prefix).is_some_and(|r| gateways(&r) == [gw])
+        });
+        assert!(ok, "{prefix} not in BIRD's FIB: {}", bird.route(prefix));
+        let text = bird.route(prefix);
+        assert!(text.contains(&format!("BGP.next_hop: {gw}")), "{text}");
+        if pr_as != bird_as {
+            assert!(text.contains(&format!("BGP.as_path: {pr_as}")), "{text}");
+        }
+    }
+
+    // Counters agree with what crossed the wire.
+    let n = agent.neighbor("198.18.0.2").unwrap();
+    assert_eq!(n["prefixes_accepted"], 1, "{n}");
+    assert_eq!(n["prefixes_advertised"], 1, "{n}");
+}
+
+#[test]
+fn bird_ibgp_ipv4_and_ipv6_both_directions() {
+    exchange_with_bird(64512, 64512);
+}
+
+#[test]
+fn bird_ebgp_ipv4_and_ipv6_both_directions() {
+    exchange_with_bird(64601, 64650);
+}
