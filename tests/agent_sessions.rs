@@ -2,11 +2,15 @@
 
 mod common;
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::agent::{node_config, peer};
 use common::bird::{bird_bgp, bird_conf};
+use common::raw_bgp::{RawSpeaker, good_attrs, update_body};
 use common::{Agent, Bird, DEADLINE, Ns, gateways, wait_until};
+use podroute::bgp::ErrorCode;
+use podroute::bgp::notification::CeaseSubcode;
 
 /// A podroute node `n` on the bridge in `sw`: 198.18.0.n/24, pods
 /// 10.244.n.0/24, iBGP AS 64512 with the given peers.
@@ -240,4 +244,134 @@ fn sighup_adds_a_peer_without_resetting_the_others() {
         "existing session was reset: uptime {before} s then {after} s, {elapsed} s apart"
     );
     assert!(has_route(&nodes[0], "10.244.2.0/24", "198.18.0.2"));
+}
+
+/// Node 1's config with a passive peer 198.18.0.2 (the raw speaker) and,
+/// if `with_b`, podroute node 3.
+fn config_with_speaker(ns: &Ns, speaker: bool, with_b: bool) -> String {
+    let mut peers = String::new();
+    if speaker {
+        peers += &peer("198.18.0.2", 64512, "passive = true");
+    }
+    if with_b {
+        peers += &peer("198.18.0.3", 64512, "");
+    }
+    node_config(
+        ns,
+        "n1",
+        "198.18.0.1",
+        64512,
+        &["10.244.1.0/24"],
+        &["198.18.0.1:179"],
+        &peers,
+    )
+}
+
+/// A node leaves: SIGHUP with a peer removed from the file closes that
+/// session with Cease / Peer De-configured (RFC 4486 §4) and removes its
+/// routes; the remaining session keeps running.
+#[test]
+fn sighup_removes_a_peer_with_peer_deconfigured() {
+    if !common::prerequisites(&[]) {
+        return;
+    }
+    let (_sw, nodes) = segment(3);
+    let a = Agent::start(&nodes[0], "n1", &config_with_speaker(&nodes[0], true, true));
+    let (n3, c3) = node(&nodes[2], 3, &[1]);
+    let _b = Agent::start(&nodes[2], &n3, &c3);
+    let mut speaker = RawSpeaker::establish(
+        &nodes[1],
+        "198.18.0.1:179".parse().unwrap(),
+        64512,
+        "198.18.0.2",
+    );
+    a.wait_established("198.18.0.2");
+    a.wait_established("198.18.0.3");
+    speaker.send_update_body(&update_body(
+        &good_attrs([198, 18, 0, 2]),
+        &[24, 10, 244, 77],
+    ));
+    assert!(wait_until(DEADLINE, || has_route(
+        &nodes[0],
+        "10.244.77.0/24",
+        "198.18.0.2"
+    ) && has_route(
+        &nodes[0],
+        "10.244.3.0/24",
+        "198.18.0.3"
+    )));
+    let uptime = || {
+        a.neighbor("198.18.0.3")
+            .and_then(|n| n["uptime_s"].as_u64())
+            .unwrap_or(0)
+    };
+    assert!(wait_until(DEADLINE, || uptime() >= 3));
+    let (before, t0) = (uptime(), Instant::now());
+
+    a.reload(&config_with_speaker(&nodes[0], false, true));
+    assert!(
+        wait_until(DEADLINE, || speaker.closed.load(Ordering::SeqCst)),
+        "removed peer's session not closed"
+    );
+    let notes = speaker.notifications();
+    assert_eq!(
+        notes.iter().map(|n| n.error).collect::<Vec<_>>(),
+        [ErrorCode::Cease(CeaseSubcode::PeerDeconfigured)],
+        "{notes:?}"
+    );
+    assert!(wait_until(DEADLINE, || nodes[0]
+        .podroute_route("10.244.77.0/24")
+        .is_none()
+        && a.neighbor("198.18.0.2").is_none()));
+    assert_eq!(a.state("198.18.0.3"), "Established");
+    assert!(
+        uptime() + 1 >= before + t0.elapsed().as_secs(),
+        "remaining session was reset"
+    );
+    assert!(has_route(&nodes[0], "10.244.3.0/24", "198.18.0.3"));
+}
+
+/// SIGTERM: the agent says Cease / Administrative Shutdown (RFC 8203) to
+/// its peers, removes every route it installed (learned and its own
+/// blackholes) and exits successfully.
+#[test]
+fn sigterm_sends_admin_shutdown_and_cleans_the_kernel() {
+    if !common::prerequisites(&[]) {
+        return;
+    }
+    let (_sw, nodes) = segment(2);
+    let mut a = Agent::start(
+        &nodes[0],
+        "n1",
+        &config_with_speaker(&nodes[0], true, false),
+    );
+    let mut speaker = RawSpeaker::establish(
+        &nodes[1],
+        "198.18.0.1:179".parse().unwrap(),
+        64512,
+        "198.18.0.2",
+    );
+    a.wait_established("198.18.0.2");
+    speaker.send_update_body(&update_body(
+        &good_attrs([198, 18, 0, 2]),
+        &[24, 10, 244, 77],
+    ));
+    assert!(wait_until(DEADLINE, || has_route(
+        &nodes[0],
+        "10.244.77.0/24",
+        "198.18.0.2"
+    )));
+    assert!(nodes[0].podroute_route("10.244.1.0/24").is_some());
+
+    assert!(a.stop(), "agent did not exit cleanly on SIGTERM");
+    assert!(wait_until(DEADLINE, || speaker
+        .closed
+        .load(Ordering::SeqCst)));
+    let notes = speaker.notifications();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(
+        notes[0].error,
+        ErrorCode::Cease(CeaseSubcode::AdministrativeShutdown)
+    );
+    assert_eq!(nodes[0].podroute_routes(), Vec::<serde_json::Value>::new());
 }

@@ -113,12 +113,7 @@ impl Agent {
 
     /// `podroute show WHAT --json`, or `None` while the socket is not up.
     pub fn show(&self, what: &str) -> Option<Vec<serde_json::Value>> {
-        let socket = self.socket.to_string_lossy().into_owned();
-        let out = super::try_run(&[PODROUTE, "show", what, "--json", "--socket", &socket])?;
-        match serde_json::from_str(&out).ok()? {
-            serde_json::Value::Array(v) => Some(v),
-            _ => None,
-        }
+        show_json(&self.socket, what)
     }
 
     /// The neighbour entry for `address`.
@@ -170,6 +165,17 @@ impl Drop for Agent {
         if panicking {
             dump_log(&format!("podroute agent in {}", self.ns), &self.log);
         }
+    }
+}
+
+/// `podroute show WHAT --json --socket SOCKET` (WHAT: neighbors, routes,
+/// fib), or `None` while the socket is not up.
+pub fn show_json(socket: &std::path::Path, what: &str) -> Option<Vec<serde_json::Value>> {
+    let socket = socket.to_string_lossy().into_owned();
+    let out = super::try_run(&[PODROUTE, "show", what, "--json", "--socket", &socket])?;
+    match serde_json::from_str(&out).ok()? {
+        serde_json::Value::Array(v) => Some(v),
+        _ => None,
     }
 }
 

@@ -12,6 +12,7 @@ pub mod bird;
 pub mod frr;
 pub mod raw_bgp;
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
@@ -270,8 +271,14 @@ pub fn gateways(r: &serde_json::Value) -> Vec<String> {
 
 impl Drop for Ns {
     fn drop(&mut self) {
+        // Only processes still inside this namespace: a registered PID
+        // that already exited may have been reused by someone else's.
+        let ns_inode = std::fs::metadata(format!("/run/netns/{}", self.name)).map(|m| m.ino());
         for pid in self.pids.lock().unwrap().drain(..) {
-            stop_pid(pid, Duration::from_secs(5));
+            let inode = std::fs::metadata(format!("/proc/{pid}/ns/net")).map(|m| m.ino());
+            if matches!((&inode, &ns_inode), (Ok(a), Ok(b)) if a == b) {
+                stop_pid(pid, Duration::from_secs(5));
+            }
         }
         let _ = Command::new("ip")
             .args(["netns", "del", &self.name])
