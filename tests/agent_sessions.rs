@@ -156,13 +156,6 @@ fn silent_peer_is_dropped_by_the_hold_timer() {
     // p1 is B's port on the bridge.
     sw.ip("link set p1 down");
     let cut = Instant::now();
-    // Still up shortly after the cut: nothing but the hold timer may end it.
-    std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(
-        a.state("198.18.0.2"),
-        "Established",
-        "session dropped before the hold time"
-    );
     assert!(
         wait_until(DEADLINE, || a.state("198.18.0.2") != "Established"),
         "hold timer never expired: {:?}",
@@ -181,6 +174,9 @@ fn silent_peer_is_dropped_by_the_hold_timer() {
         nodes[0].podroute_routes()
     );
     eprintln!("hold timer expiry noticed {took:?} after the cut");
+    // The last KEEPALIVE came at most 3 s before the cut, so the 9 s hold
+    // timer cannot fire before 6 s after it (1 s slack for the `ip` call):
+    // anything earlier was not the hold timer.
     assert!(
         took >= Duration::from_secs(5),
         "too early for a 9 s hold time: {took:?}"

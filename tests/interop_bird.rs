@@ -121,3 +121,75 @@ fn bird_ibgp_ipv4_and_ipv6_both_directions() {
 fn bird_ebgp_ipv4_and_ipv6_both_directions() {
     exchange_with_bird(64601, 64650);
 }
+
+/// Two BIRDs on one segment announce the same prefix over iBGP: podroute
+/// installs one multipath route via both; when one BIRD dies, the route
+/// shrinks to the survivor instead of disappearing.
+#[test]
+fn two_bird_paths_become_one_multipath_route() {
+    if !common::prerequisites(&["bird", "birdc"]) {
+        return;
+    }
+    let sw = Ns::new("sw");
+    let pr = Ns::new("pr");
+    let b1 = Ns::new("bird1");
+    let b2 = Ns::new("bird2");
+    common::bridge(&sw, &[(&pr, "eth0"), (&b1, "eth0"), (&b2, "eth0")]);
+    pr.addr("eth0", "198.18.0.1/24");
+    b1.addr("eth0", "198.18.0.2/24");
+    b2.addr("eth0", "198.18.0.3/24");
+    let start = |ns: &Ns, me: &str| {
+        Bird::start(
+            ns,
+            &bird_conf(
+                me,
+                &["10.244.50.0/24"],
+                &bird_bgp(
+                    "p",
+                    me,
+                    64512,
+                    "198.18.0.1",
+                    64512,
+                    "ipv4 { import all; export all; };",
+                ),
+            ),
+        )
+    };
+    let mut bird1 = start(&b1, "198.18.0.2");
+    let _bird2 = start(&b2, "198.18.0.3");
+    let peers = common::agent::peer("198.18.0.2", 64512, "")
+        + &common::agent::peer("198.18.0.3", 64512, "");
+    let agent = Agent::start(
+        &pr,
+        "n1",
+        &common::agent::node_config(
+            &pr,
+            "n1",
+            "198.18.0.1",
+            64512,
+            &["10.244.1.0/24"],
+            &["198.18.0.1:179"],
+            &peers,
+        ),
+    );
+    agent.wait_established("198.18.0.2");
+    agent.wait_established("198.18.0.3");
+    let via = |want: &[&str]| {
+        pr.podroute_route("10.244.50.0/24").is_some_and(|r| {
+            let mut g = gateways(&r);
+            g.sort();
+            g == want
+        })
+    };
+    assert!(
+        wait_until(DEADLINE, || via(&["198.18.0.2", "198.18.0.3"])),
+        "no multipath route: {:?}",
+        pr.podroute_routes()
+    );
+    bird1.kill();
+    assert!(
+        wait_until(DEADLINE, || via(&["198.18.0.3"])),
+        "route did not fall back to the surviving path: {:?}",
+        pr.podroute_routes()
+    );
+}
