@@ -193,3 +193,69 @@ fn two_bird_paths_become_one_multipath_route() {
         pr.podroute_routes()
     );
 }
+
+/// The default import policy against a real peer: of BIRD's routes only
+/// the one inside the pod pools is taken; a prefix outside them and the
+/// node's own pod CIDR are refused (counted as received, not accepted),
+/// and the node keeps its own blackhole for its CIDR.
+#[test]
+fn bird_routes_outside_pod_pools_and_own_cidr_are_refused() {
+    if !common::prerequisites(&["bird", "birdc"]) {
+        return;
+    }
+    let pr = Ns::new("pr");
+    let bn = Ns::new("bird");
+    common::veth(&pr, "eth0", &bn, "eth0");
+    pr.addr("eth0", "198.18.0.1/24");
+    bn.addr("eth0", "198.18.0.2/24");
+    let _bird = Bird::start(
+        &bn,
+        &bird_conf(
+            "198.18.0.2",
+            &["10.244.50.0/24", "198.19.5.0/24", "10.244.1.0/24"],
+            &bird_bgp(
+                "p",
+                "198.18.0.2",
+                64650,
+                "198.18.0.1",
+                64601,
+                "ipv4 { import all; export all; };",
+            ),
+        ),
+    );
+    let agent = Agent::start(
+        &pr,
+        "n1",
+        &common::agent::node_config(
+            &pr,
+            "n1",
+            "198.18.0.1",
+            64601,
+            &["10.244.1.0/24"],
+            &["198.18.0.1:179"],
+            &common::agent::peer("198.18.0.2", 64650, ""),
+        ),
+    );
+    agent.wait_established("198.18.0.2");
+    assert!(
+        wait_until(DEADLINE, || {
+            agent
+                .neighbor("198.18.0.2")
+                .is_some_and(|n| n["prefixes_received"] == 3 && n["prefixes_accepted"] == 1)
+        }),
+        "{:?}",
+        agent.neighbor("198.18.0.2")
+    );
+    assert!(wait_until(DEADLINE, || pr
+        .podroute_route("10.244.50.0/24")
+        .is_some()));
+    assert!(
+        pr.route("198.19.5.0/24").is_none(),
+        "{:?}",
+        pr.route("198.19.5.0/24")
+    );
+    let own = pr.podroute_route("10.244.1.0/24").unwrap();
+    assert_eq!(own["type"], "blackhole", "{own}");
+    let rib_own = agent.rib_route("10.244.1.0/24").unwrap();
+    assert!(rib_own["from"].is_null(), "{rib_own}");
+}

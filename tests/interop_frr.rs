@@ -372,3 +372,79 @@ fn reflected_next_hop_behind_tor_is_resolved_via_gateway() {
     assert_eq!(got["gateway"], "198.18.1.254", "{got}");
     assert_eq!(got["dev"], "eth0", "{got}");
 }
+
+/// IPv6 route reflection over IPv6 sessions: podroute R reflects C's
+/// IPv6 pod CIDR to FRR (ORIGINATOR_ID, CLUSTER_LIST, C's global next
+/// hop) and FRR's prefix to C, where it lands in the kernel via FRR.
+#[test]
+fn podroute_reflects_ipv6_between_frr_and_podroute() {
+    if !common::prerequisites(FRR_PROGRAMS) {
+        return;
+    }
+    let sw = Ns::new("sw");
+    let r = Ns::new("r");
+    let fr = Ns::new("frr");
+    let c = Ns::new("c");
+    common::bridge(&sw, &[(&r, "eth0"), (&fr, "eth0"), (&c, "eth0")]);
+    r.addr("eth0", "2001:db8:ff::10/64");
+    fr.addr("eth0", "2001:db8:ff::1/64");
+    c.addr("eth0", "2001:db8:ff::2/64");
+    let frr = Frr::start(
+        &fr,
+        &bgpd_conf(
+            64512,
+            "198.18.0.1",
+            &[("2001:db8:ff::10", 64512, "")],
+            &["2001:db8:244:60::/64"],
+        ),
+    );
+    let _rr = Agent::start(
+        &r,
+        "rr",
+        &common::agent::node_config(
+            &r,
+            "rr",
+            "198.18.0.10",
+            64512,
+            &["2001:db8:244:10::/64"],
+            &["[2001:db8:ff::10]:179"],
+            &(common::agent::peer("2001:db8:ff::1", 64512, "route_reflector_client = true")
+                + &common::agent::peer("2001:db8:ff::2", 64512, "route_reflector_client = true")),
+        ),
+    );
+    let client = Agent::start(
+        &c,
+        "c",
+        &common::agent::node_config(
+            &c,
+            "c",
+            "198.18.0.2",
+            64512,
+            &["2001:db8:244:2::/64"],
+            &["[2001:db8:ff::2]:179"],
+            &common::agent::peer("2001:db8:ff::10", 64512, ""),
+        ),
+    );
+    frr.wait_established("2001:db8:ff::10");
+    client.wait_established("2001:db8:ff::10");
+
+    let reflected = |p: &serde_json::Value| {
+        p["originatorId"] == "198.18.0.2"
+            && p["clusterList"]["list"] == serde_json::json!(["198.18.0.10"])
+            && p["nexthops"][0]["ip"] == "2001:db8:ff::2"
+    };
+    let ok = wait_until(DEADLINE, || {
+        frr.paths("2001:db8:244:2::/64").iter().any(reflected)
+    });
+    assert!(ok, "FRR's view: {:?}", frr.paths("2001:db8:244:2::/64"));
+    let ok = wait_until(DEADLINE, || {
+        fr.route("2001:db8:244:2::/64")
+            .is_some_and(|r| gateways(&r) == ["2001:db8:ff::2"])
+    });
+    assert!(ok, "FRR's kernel: {:?}", fr.route("2001:db8:244:2::/64"));
+    let ok = wait_until(DEADLINE, || {
+        c.podroute_route("2001:db8:244:60::/64")
+            .is_some_and(|r| gateways(&r) == ["2001:db8:ff::1"])
+    });
+    assert!(ok, "C's FIB: {:?}", c.podroute_routes());
+}
