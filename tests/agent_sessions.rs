@@ -371,3 +371,56 @@ fn sigterm_sends_admin_shutdown_and_cleans_the_kernel() {
     );
     assert_eq!(nodes[0].podroute_routes(), Vec::<serde_json::Value>::new());
 }
+
+/// The agent is SIGKILLed (OOM, node agent crash) and restarted: the
+/// routes it had installed keep forwarding meanwhile, the new instance
+/// comes up on the same control socket path, adopts them and keeps them
+/// once the peer re-announces (no gap in the kernel).
+#[test]
+fn restarted_agent_keeps_forwarding_and_adopts_its_routes() {
+    if !common::prerequisites(&[]) {
+        return;
+    }
+    let (_sw, nodes) = segment(2);
+    let (n1, c1) = node(&nodes[0], 1, &[2]);
+    let (n2, c2) = node(&nodes[1], 2, &[1]);
+    let mut a = Agent::start(&nodes[0], &n1, &c1);
+    let _b = Agent::start(&nodes[1], &n2, &c2);
+    a.wait_established("198.18.0.2");
+    assert!(wait_until(DEADLINE, || has_route(
+        &nodes[0],
+        "10.244.2.0/24",
+        "198.18.0.2"
+    )));
+
+    a.kill();
+    drop(a);
+    assert!(has_route(&nodes[0], "10.244.2.0/24", "198.18.0.2"));
+    let a = Agent::start(&nodes[0], &n1, &c1);
+    let mut gap = false;
+    let up = wait_until(DEADLINE, || {
+        gap |= !has_route(&nodes[0], "10.244.2.0/24", "198.18.0.2");
+        a.state("198.18.0.2") == "Established" && a.rib_route("10.244.2.0/24").is_some()
+    });
+    assert!(
+        up,
+        "restarted agent did not re-learn: {:?}",
+        a.show("neighbors")
+    );
+    assert!(
+        !gap,
+        "the route disappeared from the kernel during the restart"
+    );
+    assert!(has_route(&nodes[0], "10.244.2.0/24", "198.18.0.2"));
+    let fib = a.show("fib").unwrap();
+    assert!(
+        fib.iter().any(|r| r["prefix"] == "10.244.2.0/24"
+            && r["next_hops"] == serde_json::json!(["198.18.0.2"])),
+        "{fib:?}"
+    );
+    assert!(wait_until(DEADLINE, || has_route(
+        &nodes[1],
+        "10.244.1.0/24",
+        "198.18.0.1"
+    )));
+}

@@ -5,13 +5,11 @@ mod common;
 use common::bird::{bird_bgp, bird_conf};
 use common::{Agent, Bird, DEADLINE, Ns, gateways, wait_until};
 
-/// podroute in `pr` (198.18.0.1, 2001:db8:ff::1, pods 10.244.1.0/24 and
-/// 2001:db8:244:1::/64) and BIRD in `bird` (198.18.0.2, 2001:db8:ff::2,
-/// originating 10.244.50.0/24 and 2001:db8:244:50::/64) on one veth, one
-/// session per address family over that family's transport.
-fn exchange_with_bird(pr_as: u32, bird_as: u32) {
+/// The two-namespace BIRD setup of [`exchange_with_bird`], sessions not
+/// yet waited for.
+fn bird_pair(pr_as: u32, bird_as: u32) -> Option<(Ns, Ns, Bird, Agent)> {
     if !common::prerequisites(&["bird", "birdc"]) {
-        return;
+        return None;
     }
     let pr = Ns::new("pr");
     let bn = Ns::new("bird");
@@ -60,6 +58,17 @@ fn exchange_with_bird(pr_as: u32, bird_as: u32) {
         ),
     );
 
+    Some((pr, bn, bird, agent))
+}
+
+/// podroute in `pr` (198.18.0.1, 2001:db8:ff::1, pods 10.244.1.0/24 and
+/// 2001:db8:244:1::/64) and BIRD in `bird` (198.18.0.2, 2001:db8:ff::2,
+/// originating 10.244.50.0/24 and 2001:db8:244:50::/64) on one veth, one
+/// session per address family over that family's transport.
+fn exchange_with_bird(pr_as: u32, bird_as: u32) {
+    let Some((pr, bn, bird, agent)) = bird_pair(pr_as, bird_as) else {
+        return;
+    };
     agent.wait_established("198.18.0.2");
     agent.wait_established("2001:db8:ff::2");
     assert!(wait_until(DEADLINE, || bird.established("p4")
@@ -258,4 +267,44 @@ fn bird_routes_outside_pod_pools_and_own_cidr_are_refused() {
     assert_eq!(own["type"], "blackhole", "{own}");
     let rib_own = agent.rib_route("10.244.1.0/24").unwrap();
     assert!(rib_own["from"].is_null(), "{rib_own}");
+}
+
+/// Explicit withdrawals on a live session: BIRD stops originating its
+/// prefixes (static protocols disabled), sending IPv4 withdrawn routes and
+/// IPv6 MP_UNREACH_NLRI; podroute removes them from RIB and kernel while
+/// both sessions stay Established, and installs them again when BIRD
+/// re-announces.
+#[test]
+fn bird_withdrawals_remove_routes_on_live_sessions() {
+    let Some((pr, _bn, bird, agent)) = bird_pair(64512, 64512) else {
+        return;
+    };
+    let prefixes = ["10.244.50.0/24", "2001:db8:244:50::/64"];
+    let all_in = || prefixes.iter().all(|p| pr.podroute_route(p).is_some());
+    assert!(wait_until(DEADLINE, all_in), "{:?}", pr.podroute_routes());
+    let uptime = || {
+        agent
+            .neighbor("198.18.0.2")
+            .and_then(|n| n["uptime_s"].as_u64())
+            .unwrap_or(0)
+    };
+    let before = uptime();
+    let t0 = std::time::Instant::now();
+
+    assert!(bird.birdc("disable s4").is_some() && bird.birdc("disable s6").is_some());
+    let ok = wait_until(DEADLINE, || {
+        prefixes
+            .iter()
+            .all(|p| pr.podroute_route(p).is_none() && agent.rib_route(p).is_none())
+    });
+    assert!(ok, "withdrawals not applied: {:?}", pr.podroute_routes());
+    assert_eq!(agent.state("198.18.0.2"), "Established");
+    assert_eq!(agent.state("2001:db8:ff::2"), "Established");
+
+    assert!(bird.birdc("enable s4").is_some() && bird.birdc("enable s6").is_some());
+    assert!(wait_until(DEADLINE, all_in), "{:?}", pr.podroute_routes());
+    assert!(
+        uptime() + 1 >= before + t0.elapsed().as_secs(),
+        "session was reset"
+    );
 }
