@@ -424,3 +424,60 @@ fn restarted_agent_keeps_forwarding_and_adopts_its_routes() {
         "198.18.0.1"
     )));
 }
+
+/// SIGHUP with one peer's settings changed (its hold time) restarts only
+/// that session, with Cease / Other Configuration Change (RFC 4486 §4);
+/// the other session keeps running.
+#[test]
+fn sighup_changed_peer_restarts_only_that_session() {
+    if !common::prerequisites(&[]) {
+        return;
+    }
+    let (_sw, nodes) = segment(3);
+    let a = Agent::start(&nodes[0], "n1", &config_with_speaker(&nodes[0], true, true));
+    let (n3, c3) = node(&nodes[2], 3, &[1]);
+    let _b = Agent::start(&nodes[2], &n3, &c3);
+    let speaker = RawSpeaker::establish(
+        &nodes[1],
+        "198.18.0.1:179".parse().unwrap(),
+        64512,
+        "198.18.0.2",
+    );
+    a.wait_established("198.18.0.3");
+    a.wait_established("198.18.0.2");
+    assert!(wait_until(DEADLINE, || has_route(
+        &nodes[0],
+        "10.244.3.0/24",
+        "198.18.0.3"
+    )));
+    let uptime = || {
+        a.neighbor("198.18.0.3")
+            .and_then(|n| n["uptime_s"].as_u64())
+            .unwrap_or(0)
+    };
+    assert!(wait_until(DEADLINE, || uptime() >= 3));
+    let (before, t0) = (uptime(), Instant::now());
+
+    let changed = config_with_speaker(&nodes[0], true, true)
+        .replace("passive = true\n", "passive = true\nhold_time = 12\n");
+    assert!(changed.contains("hold_time = 12"), "{changed}");
+    a.reload(&changed);
+    assert!(
+        wait_until(DEADLINE, || speaker.closed.load(Ordering::SeqCst)),
+        "changed peer's session was not restarted"
+    );
+    let notes = speaker.notifications();
+    assert_eq!(
+        notes.iter().map(|n| n.error).collect::<Vec<_>>(),
+        [ErrorCode::Cease(CeaseSubcode::OtherConfigurationChange)],
+        "{notes:?}"
+    );
+    // The peer stays configured, waiting (passive) for a new connection.
+    assert!(a.neighbor("198.18.0.2").is_some());
+    assert_eq!(a.state("198.18.0.3"), "Established");
+    assert!(
+        uptime() + 1 >= before + t0.elapsed().as_secs(),
+        "unchanged session was reset"
+    );
+    assert!(has_route(&nodes[0], "10.244.3.0/24", "198.18.0.3"));
+}

@@ -308,3 +308,71 @@ fn bird_withdrawals_remove_routes_on_live_sessions() {
         "session was reset"
     );
 }
+
+/// Volume through the whole path: BIRD announces 2,000 /28s; all reach
+/// podroute's kernel, and all leave it when BIRD dies.
+#[test]
+fn two_thousand_bird_routes_reach_the_kernel_and_leave_it() {
+    if !common::prerequisites(&["bird", "birdc"]) {
+        return;
+    }
+    let pr = Ns::new("pr");
+    let bn = Ns::new("bird");
+    common::veth(&pr, "eth0", &bn, "eth0");
+    pr.addr("eth0", "198.18.0.1/24");
+    bn.addr("eth0", "198.18.0.2/24");
+    let statics: Vec<String> = (0..2000u32)
+        .map(|i| format!("10.244.{}.{}/28", 128 + i / 16, (i % 16) * 16))
+        .collect();
+    let refs: Vec<&str> = statics.iter().map(String::as_str).collect();
+    let mut bird = Bird::start(
+        &bn,
+        &bird_conf(
+            "198.18.0.2",
+            &refs,
+            &bird_bgp(
+                "p",
+                "198.18.0.2",
+                64512,
+                "198.18.0.1",
+                64512,
+                "ipv4 { import all; export all; };",
+            ),
+        ),
+    );
+    let agent = Agent::start(
+        &pr,
+        "n1",
+        &common::agent::node_config(
+            &pr,
+            "n1",
+            "198.18.0.1",
+            64512,
+            &["10.244.1.0/24"],
+            &["198.18.0.1:179"],
+            &common::agent::peer("198.18.0.2", 64512, ""),
+        ),
+    );
+    let learned = || {
+        pr.podroute_routes()
+            .iter()
+            .filter(|r| gateways(r) == ["198.18.0.2"])
+            .count()
+    };
+    assert!(
+        wait_until(DEADLINE, || learned() == 2000),
+        "{} of 2000 routes installed; {:?}",
+        learned(),
+        agent.neighbor("198.18.0.2")
+    );
+    assert_eq!(
+        agent.neighbor("198.18.0.2").unwrap()["prefixes_accepted"],
+        2000
+    );
+    bird.kill();
+    assert!(
+        wait_until(DEADLINE, || learned() == 0),
+        "{} routes left",
+        learned()
+    );
+}

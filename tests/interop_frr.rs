@@ -448,3 +448,8 @@ fn podroute_reflects_ipv6_between_frr_and_podroute() {
     });
     assert!(ok, "C's FIB: {:?}", c.podroute_routes());
 }
+
+#[test]
+fn frr_ebgp_four_octet_asns_ipv4_and_ipv6() {
+    exchange_with_frr(4_200_000_002, 4_200_000_001);
+}
