@@ -376,3 +376,67 @@ fn two_thousand_bird_routes_reach_the_kernel_and_leave_it() {
         learned()
     );
 }
+
+/// Hold time negotiation (RFC 4271 §4.2: the smaller one wins): BIRD asks
+/// for 3 s against podroute's 9 s, so podroute must send KEEPALIVEs at
+/// least every 3 s; the session stays up well past several hold times.
+#[test]
+fn bird_shorter_hold_time_is_honoured() {
+    if !common::prerequisites(&["bird", "birdc"]) {
+        return;
+    }
+    let pr = Ns::new("pr");
+    let bn = Ns::new("bird");
+    common::veth(&pr, "eth0", &bn, "eth0");
+    pr.addr("eth0", "198.18.0.1/24");
+    bn.addr("eth0", "198.18.0.2/24");
+    let proto = bird_bgp(
+        "p",
+        "198.18.0.2",
+        64512,
+        "198.18.0.1",
+        64512,
+        "ipv4 { import all; export all; };",
+    )
+    .replace(
+        "hold time 9; keepalive time 3;",
+        "hold time 3; keepalive time 1;",
+    );
+    assert!(proto.contains("hold time 3;"));
+    let bird = Bird::start(&bn, &bird_conf("198.18.0.2", &["10.244.50.0/24"], &proto));
+    let agent = Agent::start(
+        &pr,
+        "n1",
+        &common::agent::node_config(
+            &pr,
+            "n1",
+            "198.18.0.1",
+            64512,
+            &["10.244.1.0/24"],
+            &["198.18.0.1:179"],
+            &common::agent::peer("198.18.0.2", 64512, ""),
+        ),
+    );
+    agent.wait_established("198.18.0.2");
+    assert!(wait_until(DEADLINE, || bird.established("p")));
+    let status = bird.birdc("show protocols all p").unwrap();
+    assert!(
+        status.contains("Hold timer:") && status.contains("/3"),
+        "{status}"
+    );
+    // 10 s = more than three hold times without a reset on either side.
+    let ok = wait_until(DEADLINE, || {
+        agent
+            .neighbor("198.18.0.2")
+            .and_then(|n| n["uptime_s"].as_u64())
+            .is_some_and(|u| u >= 10)
+    });
+    assert!(
+        ok,
+        "session did not stay up: {:?}",
+        agent.neighbor("198.18.0.2")
+    );
+    let status = bird.birdc("show protocols all p").unwrap();
+    assert!(!status.contains("Last error"), "BIRD saw a reset: {status}");
+    assert!(bird.established("p"));
+}
