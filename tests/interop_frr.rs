@@ -453,3 +453,58 @@ fn podroute_reflects_ipv6_between_frr_and_podroute() {
 fn frr_ebgp_four_octet_asns_ipv4_and_ipv6() {
     exchange_with_frr(4_200_000_002, 4_200_000_001);
 }
+
+/// ROUTE-REFRESH from FRR (`clear bgp ... soft in`, RFC 2918): podroute
+/// answers by re-sending its routes (FRR counts more UPDATEs in), the
+/// session is not reset and FRR keeps the route.
+#[test]
+fn frr_route_refresh_is_answered_without_reset() {
+    if !common::prerequisites(FRR_PROGRAMS) {
+        return;
+    }
+    let pr = Ns::new("pr");
+    let fr = Ns::new("frr");
+    common::veth(&pr, "eth0", &fr, "eth0");
+    pr.addr("eth0", "198.18.0.1/24");
+    fr.addr("eth0", "198.18.0.2/24");
+    let frr = Frr::start(
+        &fr,
+        &bgpd_conf(64512, "198.18.0.2", &[("198.18.0.1", 64512, "")], &[]),
+    );
+    let _agent = Agent::start(
+        &pr,
+        "n1",
+        &common::agent::node_config(
+            &pr,
+            "n1",
+            "198.18.0.1",
+            64512,
+            &["10.244.1.0/24"],
+            &["198.18.0.1:179"],
+            &common::agent::peer("198.18.0.2", 64512, ""),
+        ),
+    );
+    frr.wait_established("198.18.0.1");
+    assert!(wait_until(DEADLINE, || frr.paths("10.244.1.0/24").len() == 1));
+    let stats = || frr.json("show bgp neighbors 198.18.0.1 json")["198.18.0.1"].clone();
+    let before = stats();
+    let updates = |s: &serde_json::Value| s["messageStats"]["updatesRecv"].as_u64().unwrap_or(0);
+    assert!(updates(&before) >= 1, "{before}");
+
+    frr.vtysh("clear bgp ipv4 unicast 198.18.0.1 soft in")
+        .unwrap();
+    let ok = wait_until(DEADLINE, || {
+        let s = stats();
+        s["messageStats"]["routeRefreshSent"].as_u64().unwrap_or(0) >= 1
+            && updates(&s) > updates(&before)
+    });
+    assert!(
+        ok,
+        "no refreshed UPDATEs: before {before} after {}",
+        stats()
+    );
+    let after = stats();
+    assert_eq!(after["bgpState"], "Established");
+    assert_eq!(after["connectionsEstablished"], 1, "{after}");
+    assert_eq!(frr.paths("10.244.1.0/24").len(), 1);
+}
