@@ -130,3 +130,41 @@ fn bad_nlri_length_resets_the_session_with_invalid_network_field() {
     let mut agent = agent;
     assert!(agent.running());
 }
+
+/// The milder RFC 7606 outcomes: a missing well-known mandatory attribute
+/// (NEXT_HOP, §3 (d)) is treat-as-withdraw; an ATOMIC_AGGREGATE with a
+/// non-zero length (§7.6) is attribute-discard, so that route is kept.
+#[test]
+fn missing_next_hop_withdraws_and_bad_atomic_aggregate_is_discarded() {
+    let Some((pr, _spk, agent, mut speaker)) = setup() else {
+        return;
+    };
+    let attrs = good_attrs(SPEAKER);
+    speaker.send_update_body(&update_body(&attrs, &[24, 10, 244, 77]));
+    assert!(wait_until(DEADLINE, || installed(&pr, "10.244.77.0/24")));
+
+    // The same attributes without NEXT_HOP (octets 7..14).
+    assert_eq!(&attrs[7..10], &[0x40, 3, 4]);
+    let no_next_hop: Vec<u8> = [&attrs[..7], &attrs[14..]].concat();
+    speaker.send_update_body(&update_body(&no_next_hop, &[24, 10, 244, 77]));
+    // ATOMIC_AGGREGATE (type 6, well-known discretionary) with one octet.
+    let mut bad_atomic = attrs.clone();
+    bad_atomic.extend_from_slice(&[0x40, 6, 1, 0]);
+    speaker.send_update_body(&update_body(&bad_atomic, &[24, 10, 244, 78]));
+
+    assert!(
+        wait_until(DEADLINE, || !installed(&pr, "10.244.77.0/24")
+            && installed(&pr, "10.244.78.0/24")),
+        "{:?} {:?}",
+        pr.podroute_routes(),
+        agent.show("routes")
+    );
+    assert!(agent.rib_route("10.244.77.0/24").is_none());
+    assert_eq!(agent.state("198.18.0.2"), "Established");
+    assert!(
+        speaker.notifications().is_empty(),
+        "{:?}",
+        speaker.notifications()
+    );
+    assert!(!speaker.closed.load(Ordering::SeqCst));
+}
