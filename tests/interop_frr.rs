@@ -508,3 +508,77 @@ fn frr_route_refresh_is_answered_without_reset() {
     assert_eq!(after["connectionsEstablished"], 1, "{after}");
     assert_eq!(frr.paths("10.244.1.0/24").len(), 1);
 }
+
+/// AS per rack against an FRR ToR: nodes A and B share AS 64601 and speak
+/// eBGP to the ToR (AS 64700), which passes A's route to B with AS_PATH
+/// 64700 64601, keeping A's address as a third-party next hop (all three
+/// share the segment, RFC 4271 §5.1.3). B, with `allow_own_as = 1`,
+/// installs it; A, without, refuses B's route as a loop.
+#[test]
+fn as_per_rack_allow_own_as_against_frr_tor() {
+    if !common::prerequisites(FRR_PROGRAMS) {
+        return;
+    }
+    let sw = Ns::new("sw");
+    let tor = Ns::new("tor");
+    let a = Ns::new("a");
+    let b = Ns::new("b");
+    common::bridge(&sw, &[(&tor, "eth0"), (&a, "eth0"), (&b, "eth0")]);
+    tor.addr("eth0", "198.18.0.10/24");
+    a.addr("eth0", "198.18.0.1/24");
+    b.addr("eth0", "198.18.0.2/24");
+    let frr = Frr::start(
+        &tor,
+        &bgpd_conf(
+            64700,
+            "198.18.0.10",
+            &[("198.18.0.1", 64601, ""), ("198.18.0.2", 64601, "")],
+            &[],
+        ),
+    );
+    let start = |ns: &Ns, n: u8, extra: &str| {
+        Agent::start(
+            ns,
+            &format!("n{n}"),
+            &common::agent::node_config(
+                ns,
+                &format!("n{n}"),
+                &format!("198.18.0.{n}"),
+                64601,
+                &[&format!("10.244.{n}.0/24")],
+                &[&format!("198.18.0.{n}:179")],
+                &common::agent::peer("198.18.0.10", 64700, extra),
+            ),
+        )
+    };
+    let agent_a = start(&a, 1, "");
+    let agent_b = start(&b, 2, "allow_own_as = 1");
+    frr.wait_established("198.18.0.1");
+    frr.wait_established("198.18.0.2");
+
+    let ok = wait_until(DEADLINE, || {
+        b.podroute_route("10.244.1.0/24")
+            .is_some_and(|r| gateways(&r) == ["198.18.0.1"])
+    });
+    assert!(ok, "B did not install A's route: {:?}", b.podroute_routes());
+    let rib = agent_b.rib_route("10.244.1.0/24").unwrap();
+    assert_eq!(rib["as_path"], serde_json::json!([64700, 64601]), "{rib}");
+    // Its own CIDR, echoed back by FRR and allowed by the AS loop check,
+    // is still refused by the import policy: the blackhole stays.
+    assert_eq!(
+        b.podroute_route("10.244.2.0/24").unwrap()["type"],
+        "blackhole"
+    );
+    assert!(agent_b.rib_route("10.244.2.0/24").unwrap()["from"].is_null());
+
+    // A hears B's route and its own (FRR does no sender-side loop
+    // detection) and refuses both: its own AS is in their paths.
+    let ok = wait_until(DEADLINE, || {
+        agent_a
+            .neighbor("198.18.0.10")
+            .is_some_and(|n| n["prefixes_received"] == 2 && n["prefixes_accepted"] == 0)
+    });
+    assert!(ok, "{:?}", agent_a.neighbor("198.18.0.10"));
+    assert!(a.podroute_route("10.244.2.0/24").is_none());
+    assert!(agent_a.rib_route("10.244.2.0/24").is_none());
+}
