@@ -174,12 +174,13 @@ fn silent_peer_is_dropped_by_the_hold_timer() {
         nodes[0].podroute_routes()
     );
     eprintln!("hold timer expiry noticed {took:?} after the cut");
-    // The last KEEPALIVE came at most 3 s before the cut, so the 9 s hold
-    // timer cannot fire before 6 s after it (1 s slack for the `ip` call):
-    // anything earlier was not the hold timer.
+    // The last KEEPALIVE came at most ~3 s before the cut, so a 9 s hold
+    // timer fires about 6-9 s after it; allow for a starved peer below and
+    // a loaded machine above, but rule out both "at once" (not the hold
+    // timer) and "much later" (TCP giving up, not the hold timer).
     assert!(
-        took >= Duration::from_secs(5),
-        "too early for a 9 s hold time: {took:?}"
+        took >= Duration::from_secs(3) && took <= Duration::from_secs(15),
+        "not a 9 s hold timer: {took:?}"
     );
 }
 
