@@ -111,7 +111,7 @@ impl FibThread {
                 "kept routes of a previous podroute instance"
             );
         }
-        let resolver = Resolver::open(ResolverConfig::default())?;
+        let resolver = Resolver::open(resolver_config())?;
         let watch = RouteWatch::open(Some(RouteProtocol::Podroute))?;
         Ok(FibThread {
             fib,
@@ -318,5 +318,48 @@ impl FibThread {
             .collect();
         views.sort_by_key(|v| v.prefix);
         Ok(views)
+    }
+}
+
+/// How the agent resolves BGP next hops. A pod node usually has nothing
+/// but a default route towards its ToR, and a route reflector in another
+/// subnet hands it next hops of other racks that only that default route
+/// reaches (the session to the reflector runs over it too): those must
+/// resolve, as with BIRD's `gateway recursive`, or no cross-rack route is
+/// ever installed. podroute's own routes still never resolve next hops.
+fn resolver_config() -> ResolverConfig {
+    ResolverConfig {
+        via_default: true,
+        ..ResolverConfig::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fib::{KernelNextHop, KernelRoute, NextHop, NextHops, RouteLookup, RouteType};
+
+    #[test]
+    fn next_hop_behind_the_default_route_resolves_via_its_gateway() {
+        let default = KernelRoute {
+            prefix: "0.0.0.0/0".parse().unwrap(),
+            table: 254,
+            protocol: RouteProtocol::Static,
+            kind: RouteType::Unicast,
+            scope: 0,
+            metric: 0,
+            next_hops: vec![KernelNextHop {
+                gateway: Some("198.18.1.254".parse().unwrap()),
+                ifindex: Some(2),
+                flags: 0,
+            }],
+        };
+        let lookup = RouteLookup::new(vec![default], &resolver_config());
+        assert_eq!(
+            lookup.resolve("198.18.3.1".parse().unwrap()),
+            Resolution::Reachable(
+                NextHops::single(NextHop::via_dev("198.18.1.254".parse().unwrap(), 2)).unwrap()
+            )
+        );
     }
 }
