@@ -5,6 +5,7 @@
 //! channel; many queued changes are applied as one batch.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -29,6 +30,8 @@ use crate::fib::{
 pub enum FibRequest {
     /// BGP-level changes from the RIB (next hops as learned).
     Apply(Vec<FibChange>),
+    /// Next hops the RIB wants reachability reports for.
+    Track(Vec<IpAddr>),
     /// The node's own pod CIDRs, held as blackhole routes.
     OwnPrefixes(Vec<IpNet>),
     /// The podroute routes the kernel holds now.
@@ -38,6 +41,13 @@ pub enum FibRequest {
         keep_routes: bool,
         done: oneshot::Sender<()>,
     },
+}
+
+/// Whether a BGP next hop resolves in the kernel, for the RIB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NextHopReport {
+    pub next_hop: IpAddr,
+    pub reachable: bool,
 }
 
 /// How often the kernel table is compared with what podroute wants.
@@ -55,12 +65,15 @@ pub struct FibHandle {
 
 /// Opens the kernel FIB of this network namespace on a new thread.
 /// Fails if netlink cannot be opened (reported before the agent starts).
-pub fn spawn(table: u32) -> Result<FibHandle, AgentError> {
+pub fn spawn(
+    table: u32,
+    reports: tokio::sync::mpsc::UnboundedSender<NextHopReport>,
+) -> Result<FibHandle, AgentError> {
     let (tx, rx) = mpsc::channel();
     let (ready_tx, ready_rx) = mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("podroute-fib".into())
-        .spawn(move || match FibThread::open(table) {
+        .spawn(move || match FibThread::open(table, reports) {
             Ok(mut t) => {
                 let _ = ready_tx.send(Ok(()));
                 t.run(rx);
@@ -91,13 +104,19 @@ struct FibThread {
     /// prefixes with the same next hops share one kernel next-hop set.
     resolved: HashMap<NextHopList, RouteChangeTarget>,
     own: Vec<IpNet>,
+    /// Next hops the RIB tracks, with what it was last told.
+    tracked: HashMap<IpAddr, bool>,
+    reports: tokio::sync::mpsc::UnboundedSender<NextHopReport>,
     started: Instant,
     stale_purged: bool,
     next_reconcile: Instant,
 }
 
 impl FibThread {
-    fn open(table: u32) -> Result<Self, FibError> {
+    fn open(
+        table: u32,
+        reports: tokio::sync::mpsc::UnboundedSender<NextHopReport>,
+    ) -> Result<Self, FibError> {
         let mut fib = Fib::open(FibConfig {
             table,
             ..FibConfig::default()
@@ -121,6 +140,8 @@ impl FibThread {
             bgp: HashMap::new(),
             resolved: HashMap::new(),
             own: Vec::new(),
+            tracked: HashMap::new(),
+            reports,
             started: Instant::now(),
             stale_purged: adopted.is_empty(),
             next_reconcile: Instant::now() + RECONCILE_INTERVAL,
@@ -181,6 +202,13 @@ impl FibThread {
                     }
                 }
             }
+            FibRequest::Track(next_hops) => {
+                for nh in next_hops {
+                    // The RIB starts from "reachable": only the opposite is news.
+                    self.tracked.insert(nh, true);
+                    self.report(nh);
+                }
+            }
             FibRequest::OwnPrefixes(prefixes) => {
                 let gone: Vec<IpNet> = self
                     .own
@@ -232,6 +260,17 @@ impl FibThread {
         }
     }
 
+    /// Tells the RIB if `nh`'s reachability differs from what it knows.
+    fn report(&mut self, nh: IpAddr) {
+        let reachable = matches!(self.resolver.resolve(nh), Resolution::Reachable(_));
+        if self.tracked.insert(nh, reachable) != Some(reachable) {
+            let _ = self.reports.send(NextHopReport {
+                next_hop: nh,
+                reachable,
+            });
+        }
+    }
+
     fn stage(&mut self, change: RouteChange) {
         if let Err(e) = self.fib.stage(change) {
             warn!(error = %e, "route change refused");
@@ -279,6 +318,10 @@ impl FibThread {
             return;
         }
         self.resolved.clear();
+        let tracked: Vec<IpAddr> = self.tracked.keys().copied().collect();
+        for nh in tracked {
+            self.report(nh);
+        }
         let all: Vec<(IpNet, NextHopList)> =
             self.bgp.iter().map(|(p, n)| (*p, n.clone())).collect();
         for (prefix, hops) in all {

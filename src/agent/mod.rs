@@ -129,7 +129,8 @@ impl Agent {
     async fn start(path: PathBuf, config: Config) -> Result<Agent, AgentError> {
         let config = Arc::new(config);
         info!(node = %config.node.name, asn = %config.node.asn, router_id = %config.node.router_id, peers = config.bgp.peers.len(), "podroute agent starting");
-        let fib = fib_thread::spawn(config.fib.table.id())?;
+        let (nh_reports, nh_rx) = mpsc::unbounded_channel();
+        let fib = fib_thread::spawn(config.fib.table.id(), nh_reports)?;
         let _ = fib
             .requests
             .send(FibRequest::OwnPrefixes(config.node.pod_cidrs.clone()));
@@ -141,7 +142,7 @@ impl Agent {
             config.clone(),
             fib.requests.clone(),
         );
-        let rib_task = tokio::spawn(task.run(peer_rx, rib_rx));
+        let rib_task = tokio::spawn(task.run(peer_rx, rib_rx, nh_rx));
 
         let mut tasks = Vec::new();
         let (control_tx, mut control_rx) = mpsc::channel(16);

@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::fib_thread::FibRequest;
+use super::fib_thread::{FibRequest, NextHopReport};
 use crate::bgp::fsm::State;
 use crate::bgp::peer::{PeerCommand, PeerEvent};
 use crate::bgp::rib::{FibChange, PeerInfo, Rib, RibOutput};
@@ -59,11 +59,17 @@ impl RibTask {
         mut self,
         mut peers: mpsc::Receiver<PeerEvent>,
         mut input: mpsc::Receiver<RibInput>,
+        mut next_hops: mpsc::UnboundedReceiver<NextHopReport>,
     ) {
         loop {
             let msg = tokio::select! {
                 Some(ev) = peers.recv() => {
                     self.peer_event(ev);
+                    continue;
+                }
+                Some(r) = next_hops.recv() => {
+                    let out = self.rib.next_hop_reachability(r.next_hop, r.reachable);
+                    self.dispatch(out);
                     continue;
                 }
                 msg = input.recv() => match msg {
@@ -181,15 +187,20 @@ impl RibTask {
 
     fn dispatch(&mut self, outputs: Vec<RibOutput>) {
         let mut fib = Vec::new();
+        let mut track = Vec::new();
         for o in outputs {
             match o {
                 RibOutput::Fib(c) => fib.push(c),
+                RibOutput::TrackNextHop(nh) => track.push(nh),
                 RibOutput::Send { peer, messages } => {
                     if let Some(tx) = self.neighbors.get(&peer).and_then(|n| n.commands.as_ref()) {
                         let _ = tx.send(PeerCommand::Send(messages));
                     }
                 }
             }
+        }
+        if !track.is_empty() {
+            let _ = self.fib.send(FibRequest::Track(track));
         }
         if !fib.is_empty() && self.fib.send(FibRequest::Apply(fib)).is_err() {
             warn!("the FIB thread is gone; kernel routes are no longer updated");

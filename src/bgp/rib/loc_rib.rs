@@ -2,25 +2,65 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::bgp::attribute::PathAttributes;
 
+/// Whether a BGP next hop resolves in the kernel, shared by every path
+/// through it: one flip makes all of them eligible or not (RFC 4271
+/// §9.1.2: a route whose NEXT_HOP cannot be resolved is not eligible).
+#[derive(Debug, Clone)]
+pub struct Reachability(Arc<AtomicBool>);
+
+impl Reachability {
+    /// Until the FIB has looked, a next hop counts as reachable, so a new
+    /// route is never held back waiting for the answer.
+    pub fn new() -> Self {
+        Reachability(Arc::new(AtomicBool::new(true)))
+    }
+
+    pub fn get(&self) -> bool {
+        // The RIB is single-threaded; the atomic only makes the shared flag Sync.
+        self.0.load(Ordering::Relaxed)
+    }
+
+    pub fn set(&self, reachable: bool) {
+        self.0.store(reachable, Ordering::Relaxed);
+    }
+}
+
+impl Default for Reachability {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Attributes and next hop shared by every prefix of one UPDATE: one
 /// allocation per UPDATE, not per prefix.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct RouteAttrs {
     pub attrs: Arc<PathAttributes>,
     pub next_hop: IpAddr,
     /// `[next_hop]`, ready to hand to the FIB without an allocation per prefix.
     pub hops: Arc<[IpAddr]>,
+    pub reachable: Reachability,
 }
 
+impl PartialEq for RouteAttrs {
+    fn eq(&self, other: &Self) -> bool {
+        self.attrs == other.attrs && self.next_hop == other.next_hop
+    }
+}
+
+impl Eq for RouteAttrs {}
+
 impl RouteAttrs {
-    pub fn new(attrs: Arc<PathAttributes>, next_hop: IpAddr) -> Self {
+    pub fn new(attrs: Arc<PathAttributes>, next_hop: IpAddr, reachable: Reachability) -> Self {
         RouteAttrs {
             attrs,
             next_hop,
             hops: Arc::from([next_hop]),
+            reachable,
         }
     }
 }

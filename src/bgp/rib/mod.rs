@@ -18,7 +18,7 @@ use ipnet::IpNet;
 
 pub use export::PeerOut;
 pub use import::{ImportPolicy, Rejection};
-pub use loc_rib::{Dest, Path, RouteAttrs};
+pub use loc_rib::{Dest, Path, Reachability, RouteAttrs};
 
 use super::attribute::{MpNextHop, Origin};
 use super::best_path::{Candidate, select};
@@ -86,6 +86,10 @@ pub enum RibOutput {
         peer: IpAddr,
         messages: Vec<Bytes>,
     },
+    /// A next hop the RIB has not seen before: the FIB should tell, now
+    /// and whenever it changes, whether it resolves
+    /// ([`Rib::next_hop_reachability`]).
+    TrackNextHop(IpAddr),
 }
 
 /// Per-peer counters, for `podroute show neighbors`.
@@ -115,6 +119,8 @@ pub struct Rib {
     /// Slot index → peer; paths refer to peers by index to stay small.
     slots: Vec<Option<PeerSlot>>,
     by_addr: HashMap<IpAddr, u16>,
+    /// Every next hop seen, with its shared reachability flag.
+    next_hops: HashMap<IpAddr, Reachability>,
 }
 
 impl Rib {
@@ -124,6 +130,7 @@ impl Rib {
             loc: HashMap::new(),
             slots: Vec::new(),
             by_addr: HashMap::new(),
+            next_hops: HashMap::new(),
         }
     }
 
@@ -242,7 +249,20 @@ impl Rib {
                 let attrs = match shared.iter().find(|a| a.next_hop == next_hop) {
                     Some(a) => a.clone(),
                     None => {
-                        let a = Arc::new(RouteAttrs::new(update.attributes.clone(), next_hop));
+                        let reachable = match self.next_hops.get(&next_hop) {
+                            Some(r) => r.clone(),
+                            None => {
+                                let r = Reachability::new();
+                                self.next_hops.insert(next_hop, r.clone());
+                                batch.track.push(next_hop);
+                                r
+                            }
+                        };
+                        let a = Arc::new(RouteAttrs::new(
+                            update.attributes.clone(),
+                            next_hop,
+                            reachable,
+                        ));
                         shared.push(a.clone());
                         a
                     }
@@ -378,8 +398,9 @@ impl Rib {
         let Batch {
             mut out,
             best_moved,
-            ..
+            track,
         } = batch;
+        out.extend(track.into_iter().map(RibOutput::TrackNextHop));
         if !best_moved.is_empty() {
             let peers: Vec<(u16, IpAddr)> = self
                 .slots
@@ -398,6 +419,53 @@ impl Rib {
             }
         }
         out
+    }
+
+    /// The FIB found that `next_hop` does (or no longer does) resolve in the
+    /// kernel: paths through it become eligible or ineligible, and the
+    /// prefixes using it are decided again.
+    pub fn next_hop_reachability(&mut self, next_hop: IpAddr, reachable: bool) -> Vec<RibOutput> {
+        let Some(flag) = self.next_hops.get(&next_hop).cloned() else {
+            return Vec::new();
+        };
+        if flag.get() == reachable {
+            return Vec::new();
+        }
+        let affected: Vec<IpNet> = self
+            .loc
+            .iter()
+            .filter(|(_, d)| d.paths.iter().any(|p| p.attrs.next_hop == next_hop))
+            .map(|(p, _)| *p)
+            .collect();
+        let before: Vec<(NextHops, BestKey)> = affected
+            .iter()
+            .filter_map(|p| self.loc.get(p))
+            .map(|d| {
+                (
+                    fib_next_hops(d, &self.slots, &self.config),
+                    best_key(d, &self.slots, &self.config),
+                )
+            })
+            .collect();
+        flag.set(reachable);
+        tracing::info!(%next_hop, reachable, prefixes = affected.len(), "next hop reachability changed");
+        let mut batch = Batch::default();
+        for (prefix, (hops_before, best_before)) in affected.into_iter().zip(before) {
+            let Some(dest) = self.loc.get(&prefix) else {
+                continue;
+            };
+            let hops = fib_next_hops(dest, &self.slots, &self.config);
+            if hops != hops_before {
+                batch.out.push(RibOutput::Fib(FibChange {
+                    prefix,
+                    next_hops: hops,
+                }));
+            }
+            if best_key(dest, &self.slots, &self.config) != best_before {
+                batch.best_moved.push(prefix);
+            }
+        }
+        self.finish(batch)
     }
 
     /// The Loc-RIB as `podroute show routes` prints it, sorted by prefix.
@@ -459,6 +527,8 @@ impl Rib {
 #[derive(Debug, Default)]
 struct Batch {
     out: Vec<RibOutput>,
+    /// Next hops seen for the first time.
+    track: Vec<IpAddr>,
     /// Prefixes whose best path changed: to re-advertise.
     best_moved: Vec<IpNet>,
 }
@@ -542,27 +612,33 @@ fn candidate(path: &Path, slots: &[Option<PeerSlot>], config: &RibConfig) -> Opt
     })
 }
 
-/// The selection for a destination; the single-path case skips the
-/// decision process, which is what 1M prefixes from one peer hit.
+/// The selection for a destination, over its eligible paths (next hop
+/// reachable); the single-path case skips the decision process, which is
+/// what 1M prefixes from one peer hit.
 fn selection(
     dest: &Dest,
     slots: &[Option<PeerSlot>],
     config: &RibConfig,
 ) -> Option<(usize, Vec<usize>)> {
-    match dest.paths.len() {
-        0 => None,
-        1 => Some((0, vec![0])),
-        _ => {
-            let candidates: Vec<Candidate> = dest
-                .paths
-                .iter()
-                .filter_map(|p| candidate(p, slots, config))
+    match dest.paths.as_slice() {
+        [] => None,
+        [only] => only.attrs.reachable.get().then(|| (0, vec![0])),
+        paths => {
+            let eligible: Vec<usize> = (0..paths.len())
+                .filter(|&i| paths[i].attrs.reachable.get())
                 .collect();
-            if candidates.len() != dest.paths.len() {
+            let candidates: Vec<Candidate> = eligible
+                .iter()
+                .filter_map(|&i| candidate(&paths[i], slots, config))
+                .collect();
+            if candidates.len() != eligible.len() {
                 return None;
             }
             let s = select(&candidates)?;
-            Some((s.best, s.multipath))
+            Some((
+                eligible[s.best],
+                s.multipath.iter().map(|&k| eligible[k]).collect(),
+            ))
         }
     }
 }
@@ -581,7 +657,8 @@ fn best_path<'a>(
 fn fib_next_hops(dest: &Dest, slots: &[Option<PeerSlot>], config: &RibConfig) -> NextHops {
     match dest.paths.as_slice() {
         [] => no_next_hops(),
-        [only] => only.attrs.hops.clone(),
+        [only] if only.attrs.reachable.get() => only.attrs.hops.clone(),
+        [_] => no_next_hops(),
         _ => {
             let Some((best, multipath)) = selection(dest, slots, config) else {
                 return no_next_hops();

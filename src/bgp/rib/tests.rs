@@ -466,3 +466,114 @@ fn many_prefixes_are_packed_into_few_updates() {
     assert_eq!(total, 2000);
     assert!(u.len() <= 3, "{} UPDATEs for 2000 prefixes", u.len());
 }
+
+fn tracked(out: &[RibOutput]) -> Vec<IpAddr> {
+    out.iter()
+        .filter_map(|o| match o {
+            RibOutput::TrackNextHop(nh) => Some(*nh),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn new_next_hops_are_tracked_once() {
+    let mut r = rib(true);
+    r.peer_up(peer("192.0.2.2", 64512));
+    let out = r.updates(
+        ip("192.0.2.2"),
+        &[announce(
+            attrs("192.0.2.2", Some(100), &[]),
+            &["10.244.2.0/24"],
+        )],
+    );
+    assert_eq!(tracked(&out), vec![ip("192.0.2.2")]);
+    let out = r.updates(
+        ip("192.0.2.2"),
+        &[announce(
+            attrs("192.0.2.2", Some(100), &[]),
+            &["10.244.3.0/24"],
+        )],
+    );
+    assert!(tracked(&out).is_empty());
+}
+
+#[test]
+fn unreachable_next_hop_makes_the_path_ineligible() {
+    let mut r = rib(false);
+    r.peer_up(peer("192.0.2.2", 64512));
+    r.peer_up(peer("192.0.2.3", 64512));
+    // Route reflector style: both paths carry next hops behind other routers.
+    r.updates(
+        ip("192.0.2.2"),
+        &[announce(
+            attrs("198.51.100.2", Some(200), &[]),
+            &["10.244.5.0/24"],
+        )],
+    );
+    let out = r.updates(
+        ip("192.0.2.3"),
+        &[announce(
+            attrs("198.51.100.3", Some(100), &[]),
+            &["10.244.5.0/24"],
+        )],
+    );
+    assert!(fib(&out).is_empty(), "LOCAL_PREF 200 stays best");
+    let out = r.next_hop_reachability(ip("198.51.100.2"), false);
+    assert_eq!(
+        fib(&out),
+        vec![(net("10.244.5.0/24"), vec![ip("198.51.100.3")])],
+        "the other path takes over"
+    );
+    assert_eq!(
+        r.routes()
+            .iter()
+            .find(|v| v.prefix == net("10.244.5.0/24"))
+            .unwrap()
+            .from,
+        Some(ip("192.0.2.3"))
+    );
+    // Telling the same twice changes nothing.
+    assert!(
+        r.next_hop_reachability(ip("198.51.100.2"), false)
+            .is_empty()
+    );
+    let out = r.next_hop_reachability(ip("198.51.100.3"), false);
+    assert_eq!(
+        fib(&out),
+        vec![(net("10.244.5.0/24"), vec![])],
+        "no eligible path: route removed"
+    );
+    assert!(r.routes().iter().all(|v| v.prefix != net("10.244.5.0/24")));
+    let out = r.next_hop_reachability(ip("198.51.100.2"), true);
+    assert_eq!(
+        fib(&out),
+        vec![(net("10.244.5.0/24"), vec![ip("198.51.100.2")])]
+    );
+}
+
+#[test]
+fn ineligible_paths_leave_the_ecmp_set() {
+    let mut r = rib(true);
+    r.peer_up(peer("192.0.2.2", 64512));
+    r.peer_up(peer("192.0.2.3", 64512));
+    r.updates(
+        ip("192.0.2.2"),
+        &[announce(
+            attrs("192.0.2.2", Some(100), &[]),
+            &["10.244.5.0/24"],
+        )],
+    );
+    r.updates(
+        ip("192.0.2.3"),
+        &[announce(
+            attrs("192.0.2.3", Some(100), &[]),
+            &["10.244.5.0/24"],
+        )],
+    );
+    let out = r.next_hop_reachability(ip("192.0.2.3"), false);
+    assert_eq!(
+        fib(&out),
+        vec![(net("10.244.5.0/24"), vec![ip("192.0.2.2")])]
+    );
+}
