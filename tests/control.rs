@@ -25,6 +25,7 @@ fn state_answer(query: Query) -> Reply {
             local_pref: 100,
             origin: "igp".into(),
             from: Some("192.168.1.12".parse().unwrap()),
+            reachable: true,
         }]),
         Query::Fib => Reply::Fib(vec![FibView {
             prefix: "10.244.1.0/24".parse().unwrap(),

@@ -65,6 +65,14 @@ pub struct RouteView {
     pub origin: String,
     /// The peer the best path came from; `None` for the node's own prefixes.
     pub from: Option<IpAddr>,
+    /// `false` when no path's next hop resolves in the kernel: the route
+    /// is known but not installed, and `best` is the path that would win.
+    #[serde(default = "yes")]
+    pub reachable: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// One route podroute holds in the kernel, as `podroute show fib` prints it.

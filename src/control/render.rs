@@ -50,7 +50,11 @@ pub fn render_table(reply: &Reply) -> String {
                         join(&r.as_path),
                         r.local_pref.to_string(),
                         r.origin.clone(),
-                        r.from.map_or_else(|| "local".into(), |a| a.to_string()),
+                        match (r.from, r.reachable) {
+                            (None, _) => "local".into(),
+                            (Some(a), true) => a.to_string(),
+                            (Some(a), false) => format!("{a} (next hop unreachable)"),
+                        },
                     ]
                 })
                 .collect(),

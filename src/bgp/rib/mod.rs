@@ -474,7 +474,15 @@ impl Rib {
             .loc
             .iter()
             .filter_map(|(prefix, dest)| {
-                let best = best_path(dest, &self.slots, &self.config)?;
+                // A destination without an eligible path is still shown,
+                // with the path that would win and `reachable: false`.
+                let (best, reachable) = match best_path(dest, &self.slots, &self.config) {
+                    Some(b) => (b, true),
+                    None => (
+                        &dest.paths[decide(dest, &self.slots, &self.config, false)?.0],
+                        false,
+                    ),
+                };
                 let attrs = &best.attrs.attrs;
                 let from = self
                     .slots
@@ -484,7 +492,12 @@ impl Rib {
                     .address;
                 Some(RouteView {
                     prefix: *prefix,
-                    best: fib_next_hops(dest, &self.slots, &self.config).to_vec(),
+                    best: if reachable {
+                        fib_next_hops(dest, &self.slots, &self.config).to_vec()
+                    } else {
+                        vec![best.attrs.next_hop]
+                    },
+                    reachable,
                     as_path: attrs
                         .as_path
                         .iter()
@@ -503,6 +516,7 @@ impl Rib {
                 local_pref: DEFAULT_LOCAL_PREF,
                 origin: "igp".into(),
                 from: None,
+                reachable: true,
             }))
             .collect();
         v.sort_by_key(|a| a.prefix);
@@ -620,13 +634,23 @@ fn selection(
     slots: &[Option<PeerSlot>],
     config: &RibConfig,
 ) -> Option<(usize, Vec<usize>)> {
+    decide(dest, slots, config, true)
+}
+
+/// The decision process over the paths of `dest`, only the eligible ones
+/// if `eligible_only`.
+fn decide(
+    dest: &Dest,
+    slots: &[Option<PeerSlot>],
+    config: &RibConfig,
+    eligible_only: bool,
+) -> Option<(usize, Vec<usize>)> {
+    let usable = |p: &Path| !eligible_only || p.attrs.reachable.get();
     match dest.paths.as_slice() {
         [] => None,
-        [only] => only.attrs.reachable.get().then(|| (0, vec![0])),
+        [only] => usable(only).then(|| (0, vec![0])),
         paths => {
-            let eligible: Vec<usize> = (0..paths.len())
-                .filter(|&i| paths[i].attrs.reachable.get())
-                .collect();
+            let eligible: Vec<usize> = (0..paths.len()).filter(|&i| usable(&paths[i])).collect();
             let candidates: Vec<Candidate> = eligible
                 .iter()
                 .filter_map(|&i| candidate(&paths[i], slots, config))

@@ -544,7 +544,13 @@ fn unreachable_next_hop_makes_the_path_ineligible() {
         vec![(net("10.244.5.0/24"), vec![])],
         "no eligible path: route removed"
     );
-    assert!(r.routes().iter().all(|v| v.prefix != net("10.244.5.0/24")));
+    let v = r
+        .routes()
+        .into_iter()
+        .find(|v| v.prefix == net("10.244.5.0/24"))
+        .unwrap();
+    assert!(!v.reachable, "still shown, as unreachable");
+    assert_eq!(v.best, vec![ip("198.51.100.2")], "the path that would win");
     let out = r.next_hop_reachability(ip("198.51.100.2"), true);
     assert_eq!(
         fib(&out),
