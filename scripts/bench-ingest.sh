@@ -8,6 +8,7 @@
 # limit (examples/fib_bench.rs's minimal batched netlink writer).
 #
 # Usage: bash scripts/bench-ingest.sh [SIZES...]   (default: 100000 1000000)
+#        SPEAKERS=podroute SKIP_KERNEL=1 bash scripts/bench-ingest.sh 1000000   (one speaker, no reference)
 # Needs root. Everything runs in namespaces created here and deleted on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -121,10 +122,13 @@ measure() { # speaker size
 command -v bc >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bc >/dev/null; }
 echo "| speaker | prefixes | first UPDATE → all in RIB (s) | → all in kernel FIB (s) | peak RSS (MB) | CPU (s) |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+# SPEAKERS="podroute" limits the run (default: both).
 for n in "${SIZES[@]}"; do
-    measure podroute "$n"
-    measure bird "$n"
+    for speaker in ${SPEAKERS:-podroute bird}; do
+        measure "$speaker" "$n"
+    done
 done
+[ -n "${SKIP_KERNEL:-}" ] && exit 0
 echo
 echo "Kernel reference (minimal batched netlink writer, same prefixes):"
 setup
