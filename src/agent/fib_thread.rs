@@ -43,11 +43,15 @@ pub enum FibRequest {
     },
 }
 
-/// Whether a BGP next hop resolves in the kernel, for the RIB.
+/// What the FIB thread tells the RIB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NextHopReport {
-    pub next_hop: IpAddr,
-    pub reachable: bool,
+pub enum FibEvent {
+    /// Whether a tracked BGP next hop resolves in the kernel (now).
+    NextHop { next_hop: IpAddr, reachable: bool },
+    /// The kernel's routes changed: send the whole desired table again so
+    /// every next hop is resolved anew. (The RIB holds the BGP next hops;
+    /// keeping a second copy here would double the memory per prefix.)
+    Resync,
 }
 
 /// How often the kernel table is compared with what podroute wants.
@@ -67,7 +71,7 @@ pub struct FibHandle {
 /// Fails if netlink cannot be opened (reported before the agent starts).
 pub fn spawn(
     table: u32,
-    reports: tokio::sync::mpsc::UnboundedSender<NextHopReport>,
+    reports: tokio::sync::mpsc::UnboundedSender<FibEvent>,
 ) -> Result<FibHandle, AgentError> {
     let (tx, rx) = mpsc::channel();
     let (ready_tx, ready_rx) = mpsc::channel();
@@ -98,15 +102,13 @@ struct FibThread {
     resolver: Resolver,
     watch: RouteWatch,
     table: u32,
-    /// Next hops as BGP learned them, to re-resolve when the kernel changes.
-    bgp: HashMap<IpNet, NextHopList>,
     /// Resolutions of the next-hop lists seen since the kernel last changed:
     /// prefixes with the same next hops share one kernel next-hop set.
     resolved: HashMap<NextHopList, RouteChangeTarget>,
     own: Vec<IpNet>,
     /// Next hops the RIB tracks, with what it was last told.
     tracked: HashMap<IpAddr, bool>,
-    reports: tokio::sync::mpsc::UnboundedSender<NextHopReport>,
+    reports: tokio::sync::mpsc::UnboundedSender<FibEvent>,
     started: Instant,
     stale_purged: bool,
     next_reconcile: Instant,
@@ -115,7 +117,7 @@ struct FibThread {
 impl FibThread {
     fn open(
         table: u32,
-        reports: tokio::sync::mpsc::UnboundedSender<NextHopReport>,
+        reports: tokio::sync::mpsc::UnboundedSender<FibEvent>,
     ) -> Result<Self, FibError> {
         let mut fib = Fib::open(FibConfig {
             table,
@@ -137,7 +139,6 @@ impl FibThread {
             resolver,
             watch,
             table,
-            bgp: HashMap::new(),
             resolved: HashMap::new(),
             own: Vec::new(),
             tracked: HashMap::new(),
@@ -193,11 +194,9 @@ impl FibThread {
             FibRequest::Apply(changes) => {
                 for c in changes {
                     if c.next_hops.is_empty() {
-                        self.bgp.remove(&c.prefix);
                         self.stage(RouteChange::Remove(c.prefix));
                     } else {
                         let change = self.resolve(c.prefix, &c.next_hops);
-                        self.bgp.insert(c.prefix, c.next_hops);
                         self.stage(change);
                     }
                 }
@@ -264,7 +263,7 @@ impl FibThread {
     fn report(&mut self, nh: IpAddr) {
         let reachable = matches!(self.resolver.resolve(nh), Resolution::Reachable(_));
         if self.tracked.insert(nh, reachable) != Some(reachable) {
-            let _ = self.reports.send(NextHopReport {
+            let _ = self.reports.send(FibEvent::NextHop {
                 next_hop: nh,
                 reachable,
             });
@@ -322,23 +321,22 @@ impl FibThread {
         for nh in tracked {
             self.report(nh);
         }
-        let all: Vec<(IpNet, NextHopList)> =
-            self.bgp.iter().map(|(p, n)| (*p, n.clone())).collect();
-        for (prefix, hops) in all {
-            let change = self.resolve(prefix, &hops);
-            self.stage(change);
-        }
-        self.flush();
+        let _ = self.reports.send(FibEvent::Resync);
     }
 
     fn remove_all(&mut self) {
-        let prefixes: Vec<IpNet> = self
-            .bgp
-            .keys()
-            .copied()
-            .chain(self.own.iter().copied())
-            .collect();
-        for p in prefixes {
+        let mine: Vec<IpNet> = match self.fib.dump() {
+            Ok(routes) => routes
+                .into_iter()
+                .filter(|r| r.protocol == RouteProtocol::Podroute)
+                .map(|r| r.prefix)
+                .collect(),
+            Err(e) => {
+                warn!(error = %e, "cannot read the kernel table to remove podroute's routes");
+                return;
+            }
+        };
+        for p in mine.into_iter().chain(self.own.clone()) {
             self.stage(RouteChange::Remove(p));
         }
         self.flush();

@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::fib_thread::{FibRequest, NextHopReport};
+use super::fib_thread::{FibEvent, FibRequest};
 use crate::bgp::fsm::State;
 use crate::bgp::peer::{PeerCommand, PeerEvent};
 use crate::bgp::rib::{FibChange, PeerInfo, Rib, RibOutput};
@@ -59,7 +59,7 @@ impl RibTask {
         mut self,
         mut peers: mpsc::Receiver<PeerEvent>,
         mut input: mpsc::Receiver<RibInput>,
-        mut next_hops: mpsc::UnboundedReceiver<NextHopReport>,
+        mut fib_events: mpsc::UnboundedReceiver<FibEvent>,
     ) {
         loop {
             let msg = tokio::select! {
@@ -67,9 +67,19 @@ impl RibTask {
                     self.peer_event(ev);
                     continue;
                 }
-                Some(r) = next_hops.recv() => {
-                    let out = self.rib.next_hop_reachability(r.next_hop, r.reachable);
-                    self.dispatch(out);
+                Some(ev) = fib_events.recv() => {
+                    match ev {
+                        FibEvent::NextHop { next_hop, reachable } => {
+                            let out = self.rib.next_hop_reachability(next_hop, reachable);
+                            self.dispatch(out);
+                        }
+                        FibEvent::Resync => {
+                            let all = self.rib.desired_fib();
+                            if !all.is_empty() {
+                                let _ = self.fib.send(FibRequest::Apply(all));
+                            }
+                        }
+                    }
                     continue;
                 }
                 msg = input.recv() => match msg {

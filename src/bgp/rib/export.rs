@@ -155,7 +155,7 @@ impl Rib {
             .own_prefixes
             .iter()
             .copied()
-            .chain(self.loc.keys().copied())
+            .chain(self.loc.keys())
             .filter(|p| family_of(p) == family)
             .collect();
         let messages = self.export_to(index, prefixes.into_iter(), false);

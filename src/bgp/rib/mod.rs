@@ -18,7 +18,7 @@ use ipnet::IpNet;
 
 pub use export::PeerOut;
 pub use import::{ImportPolicy, Rejection};
-pub use loc_rib::{Dest, Path, Reachability, RouteAttrs};
+pub use loc_rib::{Dest, LocRib, Path, Reachability, RouteAttrs};
 
 use super::attribute::{MpNextHop, Origin};
 use super::best_path::{Candidate, select};
@@ -115,7 +115,7 @@ struct PeerSlot {
 #[derive(Debug)]
 pub struct Rib {
     config: RibConfig,
-    loc: HashMap<IpNet, Dest>,
+    loc: LocRib,
     /// Slot index → peer; paths refer to peers by index to stay small.
     slots: Vec<Option<PeerSlot>>,
     by_addr: HashMap<IpAddr, u16>,
@@ -127,7 +127,7 @@ impl Rib {
     pub fn new(config: RibConfig) -> Self {
         Rib {
             config,
-            loc: HashMap::new(),
+            loc: LocRib::default(),
             slots: Vec::new(),
             by_addr: HashMap::new(),
             next_hops: HashMap::new(),
@@ -186,7 +186,7 @@ impl Rib {
             rejected: Default::default(),
             accepted: 0,
         });
-        let prefixes: Vec<IpNet> = self.loc.keys().copied().collect();
+        let prefixes: Vec<IpNet> = self.loc.keys().collect();
         let messages = self.export_to(
             index16,
             self.config.own_prefixes.clone().into_iter().chain(prefixes),
@@ -210,7 +210,7 @@ impl Rib {
             .loc
             .iter()
             .filter(|(_, d)| d.paths.iter().any(|p| p.peer == index))
-            .map(|(p, _)| *p)
+            .map(|(p, _)| p)
             .collect();
         let mut batch = Batch::default();
         // The slot stays until every path is gone, so the state before each
@@ -366,7 +366,7 @@ impl Rib {
             loc, slots, config, ..
         } = self;
         let dest = if create {
-            loc.entry(prefix).or_default()
+            loc.entry(prefix)
         } else {
             match loc.get_mut(&prefix) {
                 Some(d) => d,
@@ -435,7 +435,7 @@ impl Rib {
             .loc
             .iter()
             .filter(|(_, d)| d.paths.iter().any(|p| p.attrs.next_hop == next_hop))
-            .map(|(p, _)| *p)
+            .map(|(p, _)| p)
             .collect();
         let before: Vec<(NextHops, BestKey)> = affected
             .iter()
@@ -491,7 +491,7 @@ impl Rib {
                     .info
                     .address;
                 Some(RouteView {
-                    prefix: *prefix,
+                    prefix,
                     best: if reachable {
                         fib_next_hops(dest, &self.slots, &self.config).to_vec()
                     } else {
@@ -529,7 +529,7 @@ impl Rib {
         self.loc
             .iter()
             .map(|(prefix, dest)| FibChange {
-                prefix: *prefix,
+                prefix,
                 next_hops: fib_next_hops(dest, &self.slots, &self.config),
             })
             .filter(|c| !c.next_hops.is_empty())
