@@ -49,6 +49,7 @@ now_ms() { date +%s%3N; }
 
 cpu_s() { awk -v t="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / t}' "/proc/$1/stat"; }
 rss_mb() { awk '/VmHWM/{printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+rss_now_mb() { awk '/VmRSS/{printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 
 rib_count() {
     case "$1" in
@@ -113,15 +114,16 @@ measure() { # speaker size
         if [ -z "$t_rib" ] && [ "$(rib_count "$speaker")" = "$n" ]; then t_rib=$(now_ms); fi
         sleep 0.02
     done
-    printf '| %s | %d | %.2f | %.2f | %s | %s |\n' "$speaker" "$n" \
+    sleep 1
+    printf '| %s | %d | %.2f | %.2f | %s | %s | %s |\n' "$speaker" "$n" \
         "$(echo "(${t_rib:-0} - $start) / 1000" | bc -l)" "$(echo "(${t_fib:-0} - $start) / 1000" | bc -l)" \
-        "$(rss_mb "$SPEAKER_PID")" "$(cpu_s "$SPEAKER_PID")"
+        "$(rss_mb "$SPEAKER_PID")" "$(rss_now_mb "$SPEAKER_PID")" "$(cpu_s "$SPEAKER_PID")"
     cleanup
 }
 
 command -v bc >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bc >/dev/null; }
-echo "| speaker | prefixes | first UPDATE → all in RIB (s) | → all in kernel FIB (s) | peak RSS (MB) | CPU (s) |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+echo "| speaker | prefixes | first UPDATE → all in RIB (s) | → all in kernel FIB (s) | peak RSS (MB) | RSS 1 s after (MB) | CPU (s) |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 # SPEAKERS="podroute" limits the run (default: both).
 for n in "${SIZES[@]}"; do
     for speaker in ${SPEAKERS:-podroute bird}; do

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -53,6 +53,9 @@ pub enum FibEvent {
     /// keeping a second copy here would double the memory per prefix.)
     Resync,
 }
+
+/// Routes per kernel exchange between two looks at the request queue.
+const FLUSH_CHUNK: usize = 16 * 1024;
 
 /// How often the kernel table is compared with what podroute wants.
 pub const RECONCILE_INTERVAL: Duration = Duration::from_secs(30);
@@ -151,39 +154,41 @@ impl FibThread {
 
     fn run(&mut self, rx: Receiver<FibRequest>) {
         loop {
-            match rx.recv_timeout(Duration::from_millis(200)) {
-                Ok(FibRequest::Shutdown { keep_routes, done }) => {
+            // With work pending, only look at the queue; otherwise wait.
+            let first = if self.fib.pending() > 0 {
+                match rx.try_recv() {
+                    Ok(r) => Some(r),
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Disconnected) => return,
+                }
+            } else {
+                match rx.recv_timeout(Duration::from_millis(200)) {
+                    Ok(r) => Some(r),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+            };
+            // Stage everything queued (cheap), then send one bounded chunk to
+            // the kernel: changes wait in the compact desired table, where a
+            // later change to the same prefix replaces an earlier one, not in
+            // the channel.
+            let mut next = first;
+            while let Some(r) = next {
+                if let FibRequest::Shutdown { keep_routes, done } = r {
                     if !keep_routes {
                         self.remove_all();
                     }
                     let _ = done.send(());
                     return;
                 }
-                Ok(first) => {
-                    // Take everything queued: one batch for the kernel.
-                    let mut requests = vec![first];
-                    let mut shutdown = None;
-                    while let Ok(r) = rx.try_recv() {
-                        if let FibRequest::Shutdown { .. } = r {
-                            shutdown = Some(r);
-                            break;
-                        }
-                        requests.push(r);
-                    }
-                    for r in requests {
-                        self.handle(r);
-                    }
-                    self.flush();
-                    if let Some(FibRequest::Shutdown { keep_routes, done }) = shutdown {
-                        if !keep_routes {
-                            self.remove_all();
-                        }
-                        let _ = done.send(());
-                        return;
-                    }
+                self.handle(r);
+                next = rx.try_recv().ok();
+            }
+            if self.fib.pending() > 0 {
+                match self.fib.flush_some(FLUSH_CHUNK) {
+                    Ok(report) => debug!(?report, "FIB flushed a chunk"),
+                    Err(e) => warn!(error = %e, "FIB flush failed; retried on the next one"),
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return,
             }
             self.housekeeping();
         }

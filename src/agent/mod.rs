@@ -135,7 +135,7 @@ impl Agent {
             .requests
             .send(FibRequest::OwnPrefixes(config.node.pod_cidrs.clone()));
 
-        let (peer_events, peer_rx) = mpsc::channel(1024);
+        let (peer_events, peer_rx) = mpsc::channel(64);
         let (rib, rib_rx) = mpsc::channel(64);
         let task = RibTask::new(
             Rib::new(rib_config(&config)),

@@ -429,6 +429,13 @@ impl DesiredTable {
         std::mem::take(&mut self.pending)
     }
 
+    /// Takes at most `max` pending prefixes (from the end: nothing is
+    /// copied but what is taken), leaving the rest pending.
+    pub fn take_pending_tail(&mut self, max: usize) -> Vec<IpNet> {
+        let keep = self.pending.len().saturating_sub(max);
+        self.pending.split_off(keep)
+    }
+
     pub fn restore_pending(&mut self, untaken: &[IpNet]) {
         self.pending.extend_from_slice(untaken);
     }

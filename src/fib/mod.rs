@@ -240,13 +240,32 @@ impl Fib {
         Ok((rep, applied))
     }
 
+    /// Sends at most `max` pending prefixes; the others stay pending for
+    /// the next flush. Lets a caller keep staging new changes (cheap, into
+    /// the compact desired table) between bounded kernel exchanges instead
+    /// of queueing them while one long flush runs.
+    pub fn flush_some(&mut self, max: usize) -> Result<ApplyReport, FibError> {
+        self.flush_limited(Vec::new(), Some(max.max(1)))
+    }
+
     fn flush_with(&mut self, exact_deletes: Vec<KernelRoute>) -> Result<ApplyReport, FibError> {
+        self.flush_limited(exact_deletes, None)
+    }
+
+    fn flush_limited(
+        &mut self,
+        exact_deletes: Vec<KernelRoute>,
+        limit: Option<usize>,
+    ) -> Result<ApplyReport, FibError> {
         let mut rep = ApplyReport::default();
         let mut retry: Vec<IpNet> = Vec::new();
         let mut batch: Vec<Sent> = Vec::with_capacity(self.cfg.batch_size);
         let mut bytes = 0;
         let mut items = exact_deletes.into_iter().map(Sent::Exact);
-        let pending = self.table.take_pending();
+        let pending = match limit {
+            None => self.table.take_pending(),
+            Some(max) => self.table.take_pending_tail(max),
+        };
         let mut i = 0;
         let result = loop {
             let next = match items.next() {
