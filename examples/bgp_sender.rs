@@ -1,6 +1,6 @@
 //! A BGP route generator for the ingestion benchmark: opens an eBGP session, sends N IPv4 /24s in full UPDATEs, then keeps the session up.
 //!
-//! Usage: `bgp_sender --peer ADDR[:PORT] --asn N --peer-asn N --router-id A --prefixes N --next-hop A`
+//! Usage: `bgp_sender --peer ADDR[:PORT] --asn N --peer-asn N --router-id A --prefixes N [--offset N] --next-hop A`
 //! Prints `sent <n> prefixes in <s> s` once everything is written and then
 //! sends keepalives until killed. The prefixes are 16.0.0.0/4 cut into /24s
 //! (2^20 of them), the same set as examples/fib_bench.rs.
@@ -24,6 +24,8 @@ struct Args {
     peer_asn: u32,
     router_id: Ipv4Addr,
     prefixes: u32,
+    /// Index of the first /24 of 16.0.0.0/4 to send.
+    offset: u32,
     next_hop: Ipv4Addr,
 }
 
@@ -34,6 +36,7 @@ fn parse() -> Result<Args, String> {
         peer_asn: 64512,
         router_id: Ipv4Addr::new(198, 18, 0, 2),
         prefixes: 100_000,
+        offset: 0,
         next_hop: Ipv4Addr::new(198, 18, 0, 2),
     };
     let mut it = std::env::args().skip(1);
@@ -52,10 +55,11 @@ fn parse() -> Result<Args, String> {
             "--router-id" => a.router_id = v.parse().map_err(|e| bad(&e))?,
             "--prefixes" => a.prefixes = v.parse().map_err(|e| bad(&e))?,
             "--next-hop" => a.next_hop = v.parse().map_err(|e| bad(&e))?,
+            "--offset" => a.offset = v.parse().map_err(|e| bad(&e))?,
             _ => return Err(format!("unknown argument {k}")),
         }
     }
-    if a.prefixes > 1 << 20 {
+    if u64::from(a.prefixes) + u64::from(a.offset) > 1 << 20 {
         return Err("at most 1048576 prefixes (16.0.0.0/4 in /24s)".into());
     }
     Ok(a)
@@ -120,7 +124,7 @@ fn run(a: Args) -> Result<(), String> {
             _ => {}
         }
     }
-    let prefixes: Vec<Nlri> = (0..a.prefixes)
+    let prefixes: Vec<Nlri> = (a.offset..a.offset + a.prefixes)
         .map(|i| {
             let net =
                 Ipv4Net::new(Ipv4Addr::from((16u32 << 24) + (i << 8)), 24).unwrap_or_default();
