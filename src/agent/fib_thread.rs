@@ -46,8 +46,13 @@ pub enum FibRequest {
 /// What the FIB thread tells the RIB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FibEvent {
-    /// Whether a tracked BGP next hop resolves in the kernel (now).
-    NextHop { next_hop: IpAddr, reachable: bool },
+    /// Whether a tracked BGP next hop resolves in the kernel (now), and
+    /// the metric of the route that resolves it (the IGP cost).
+    NextHop {
+        next_hop: IpAddr,
+        reachable: bool,
+        metric: u32,
+    },
     /// The kernel's routes changed: send the whole desired table again so
     /// every next hop is resolved anew. (The RIB holds the BGP next hops;
     /// keeping a second copy here would double the memory per prefix.)
@@ -109,8 +114,8 @@ struct FibThread {
     /// prefixes with the same next hops share one kernel next-hop set.
     resolved: HashMap<NextHopList, RouteChangeTarget>,
     own: Vec<IpNet>,
-    /// Next hops the RIB tracks, with what it was last told.
-    tracked: HashMap<IpAddr, bool>,
+    /// Next hops the RIB tracks, with what it was last told (reachable, metric).
+    tracked: HashMap<IpAddr, (bool, u32)>,
     reports: tokio::sync::mpsc::UnboundedSender<FibEvent>,
     started: Instant,
     stale_purged: bool,
@@ -208,8 +213,9 @@ impl FibThread {
             }
             FibRequest::Track(next_hops) => {
                 for nh in next_hops {
-                    // The RIB starts from "reachable": only the opposite is news.
-                    self.tracked.insert(nh, true);
+                    // The RIB starts from "reachable at cost 0": only the
+                    // opposite is news.
+                    self.tracked.insert(nh, (true, 0));
                     self.report(nh);
                 }
             }
@@ -267,10 +273,16 @@ impl FibThread {
     /// Tells the RIB if `nh`'s reachability differs from what it knows.
     fn report(&mut self, nh: IpAddr) {
         let reachable = matches!(self.resolver.resolve(nh), Resolution::Reachable(_));
-        if self.tracked.insert(nh, reachable) != Some(reachable) {
+        let metric = if reachable {
+            self.resolver.metric(nh).unwrap_or(0)
+        } else {
+            0
+        };
+        if self.tracked.insert(nh, (reachable, metric)) != Some((reachable, metric)) {
             let _ = self.reports.send(FibEvent::NextHop {
                 next_hop: nh,
                 reachable,
+                metric,
             });
         }
     }

@@ -69,8 +69,8 @@ impl RibTask {
                 }
                 Some(ev) = fib_events.recv() => {
                     match ev {
-                        FibEvent::NextHop { next_hop, reachable } => {
-                            let out = self.rib.next_hop_reachability(next_hop, reachable);
+                        FibEvent::NextHop { next_hop, reachable, metric } => {
+                            let out = self.rib.next_hop_reachability(next_hop, reachable, metric);
                             self.dispatch(out);
                         }
                         FibEvent::Resync => {

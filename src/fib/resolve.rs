@@ -99,6 +99,12 @@ impl RouteLookup {
         })
     }
 
+    /// The metric of the route that covers `addr`: the IGP cost to a BGP
+    /// next hop for the decision process (RFC 4271 §9.1.2.2 e).
+    pub fn metric(&self, addr: IpAddr) -> Option<u32> {
+        self.longest(addr).map(|r| r.metric)
+    }
+
     pub fn resolve(&self, addr: IpAddr) -> Resolution {
         let mut out = Vec::new();
         if self.resolve_into(addr, 0, &mut out) {
@@ -168,6 +174,11 @@ impl Resolver {
 
     pub fn resolve(&self, addr: IpAddr) -> Resolution {
         self.lookup.resolve(addr)
+    }
+
+    /// See [`RouteLookup::metric`].
+    pub fn metric(&self, addr: IpAddr) -> Option<u32> {
+        self.lookup.metric(addr)
     }
 
     pub fn lookup(&self) -> &RouteLookup {

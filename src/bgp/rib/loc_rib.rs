@@ -3,33 +3,43 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use smallvec::SmallVec;
 
 use crate::bgp::attribute::PathAttributes;
 
-/// Whether a BGP next hop resolves in the kernel, shared by every path
-/// through it: one flip makes all of them eligible or not (RFC 4271
-/// §9.1.2: a route whose NEXT_HOP cannot be resolved is not eligible).
+/// Whether a BGP next hop resolves in the kernel, and at what IGP cost,
+/// shared by every path through it: one update makes all of them eligible
+/// or not (RFC 4271 §9.1.2: a route whose NEXT_HOP cannot be resolved is
+/// not eligible) and re-costs them (§9.1.2.2 e).
 #[derive(Debug, Clone)]
-pub struct Reachability(Arc<AtomicBool>);
+pub struct Reachability(Arc<AtomicU64>);
+
+/// Bit 32 of the packed state: unreachable. The low 32 bits: the metric.
+const UNREACHABLE: u64 = 1 << 32;
 
 impl Reachability {
-    /// Until the FIB has looked, a next hop counts as reachable, so a new
-    /// route is never held back waiting for the answer.
+    /// Until the FIB has looked, a next hop counts as reachable at cost 0,
+    /// so a new route is never held back waiting for the answer.
     pub fn new() -> Self {
-        Reachability(Arc::new(AtomicBool::new(true)))
+        Reachability(Arc::new(AtomicU64::new(0)))
     }
 
     pub fn get(&self) -> bool {
-        // The RIB is single-threaded; the atomic only makes the shared flag Sync.
-        self.0.load(Ordering::Relaxed)
+        // The RIB is single-threaded; the atomic only makes the shared state Sync.
+        self.0.load(Ordering::Relaxed) & UNREACHABLE == 0
     }
 
-    pub fn set(&self, reachable: bool) {
-        self.0.store(reachable, Ordering::Relaxed);
+    /// The IGP cost to the next hop.
+    pub fn metric(&self) -> u32 {
+        self.0.load(Ordering::Relaxed) as u32
+    }
+
+    pub fn set(&self, reachable: bool, metric: u32) {
+        let state = u64::from(metric) | if reachable { 0 } else { UNREACHABLE };
+        self.0.store(state, Ordering::Relaxed);
     }
 }
 

@@ -424,11 +424,16 @@ impl Rib {
     /// The FIB found that `next_hop` does (or no longer does) resolve in the
     /// kernel: paths through it become eligible or ineligible, and the
     /// prefixes using it are decided again.
-    pub fn next_hop_reachability(&mut self, next_hop: IpAddr, reachable: bool) -> Vec<RibOutput> {
+    pub fn next_hop_reachability(
+        &mut self,
+        next_hop: IpAddr,
+        reachable: bool,
+        metric: u32,
+    ) -> Vec<RibOutput> {
         let Some(flag) = self.next_hops.get(&next_hop).cloned() else {
             return Vec::new();
         };
-        if flag.get() == reachable {
+        if flag.get() == reachable && flag.metric() == metric {
             return Vec::new();
         }
         let affected: Vec<IpNet> = self
@@ -447,8 +452,8 @@ impl Rib {
                 )
             })
             .collect();
-        flag.set(reachable);
-        tracing::info!(%next_hop, reachable, prefixes = affected.len(), "next hop reachability changed");
+        flag.set(reachable, metric);
+        tracing::info!(%next_hop, reachable, metric, prefixes = affected.len(), "next hop resolution changed");
         let mut batch = Batch::default();
         for (prefix, (hops_before, best_before)) in affected.into_iter().zip(before) {
             let Some(dest) = self.loc.get(&prefix) else {
@@ -618,7 +623,7 @@ fn candidate(path: &Path, slots: &[Option<PeerSlot>], config: &RibConfig) -> Opt
         med: a.med,
         neighbor_as: a.as_path.as_ref().and_then(|p| p.first_as()),
         from_ebgp: peer.info.is_ebgp(config.local_asn),
-        igp_cost: 0,
+        igp_cost: path.attrs.reachable.metric(),
         originator_id: a.originator_id.unwrap_or(peer.info.router_id).to_u32(),
         cluster_list_len: a.cluster_list.as_ref().map_or(0, |c| c.len() as u32),
         peer_addr: peer.info.address,

@@ -519,7 +519,7 @@ fn unreachable_next_hop_makes_the_path_ineligible() {
         )],
     );
     assert!(fib(&out).is_empty(), "LOCAL_PREF 200 stays best");
-    let out = r.next_hop_reachability(ip("198.51.100.2"), false);
+    let out = r.next_hop_reachability(ip("198.51.100.2"), false, 0);
     assert_eq!(
         fib(&out),
         vec![(net("10.244.5.0/24"), vec![ip("198.51.100.3")])],
@@ -535,10 +535,10 @@ fn unreachable_next_hop_makes_the_path_ineligible() {
     );
     // Telling the same twice changes nothing.
     assert!(
-        r.next_hop_reachability(ip("198.51.100.2"), false)
+        r.next_hop_reachability(ip("198.51.100.2"), false, 0)
             .is_empty()
     );
-    let out = r.next_hop_reachability(ip("198.51.100.3"), false);
+    let out = r.next_hop_reachability(ip("198.51.100.3"), false, 0);
     assert_eq!(
         fib(&out),
         vec![(net("10.244.5.0/24"), vec![])],
@@ -551,7 +551,7 @@ fn unreachable_next_hop_makes_the_path_ineligible() {
         .unwrap();
     assert!(!v.reachable, "still shown, as unreachable");
     assert_eq!(v.best, vec![ip("198.51.100.2")], "the path that would win");
-    let out = r.next_hop_reachability(ip("198.51.100.2"), true);
+    let out = r.next_hop_reachability(ip("198.51.100.2"), true, 0);
     assert_eq!(
         fib(&out),
         vec![(net("10.244.5.0/24"), vec![ip("198.51.100.2")])]
@@ -577,9 +577,48 @@ fn ineligible_paths_leave_the_ecmp_set() {
             &["10.244.5.0/24"],
         )],
     );
-    let out = r.next_hop_reachability(ip("192.0.2.3"), false);
+    let out = r.next_hop_reachability(ip("192.0.2.3"), false, 0);
     assert_eq!(
         fib(&out),
         vec![(net("10.244.5.0/24"), vec![ip("192.0.2.2")])]
+    );
+}
+
+#[test]
+fn lower_igp_cost_to_the_next_hop_wins_and_ecmp_needs_equal_cost() {
+    let mut r = rib(true);
+    r.peer_up(peer("192.0.2.2", 64512));
+    r.peer_up(peer("192.0.2.3", 64512));
+    r.updates(
+        ip("192.0.2.2"),
+        &[announce(
+            attrs("198.51.100.2", Some(100), &[]),
+            &["10.244.5.0/24"],
+        )],
+    );
+    let out = r.updates(
+        ip("192.0.2.3"),
+        &[announce(
+            attrs("198.51.100.3", Some(100), &[]),
+            &["10.244.5.0/24"],
+        )],
+    );
+    assert_eq!(
+        fib(&out),
+        vec![(
+            net("10.244.5.0/24"),
+            vec![ip("198.51.100.2"), ip("198.51.100.3")]
+        )]
+    );
+    // The kernel route to 198.51.100.2 costs more: that path leaves the ECMP set.
+    let out = r.next_hop_reachability(ip("198.51.100.2"), true, 50);
+    assert_eq!(
+        fib(&out),
+        vec![(net("10.244.5.0/24"), vec![ip("198.51.100.3")])]
+    );
+    let out = r.next_hop_reachability(ip("198.51.100.3"), true, 100);
+    assert_eq!(
+        fib(&out),
+        vec![(net("10.244.5.0/24"), vec![ip("198.51.100.2")])]
     );
 }
