@@ -278,7 +278,7 @@ impl Rib {
         let Some(slot) = self.slots[usize::from(index)].as_mut() else {
             return;
         };
-        if slot.rejected.remove(&(nlri.prefix, path_id)) {
+        if !slot.rejected.is_empty() && slot.rejected.remove(&(nlri.prefix, path_id)) {
             return;
         }
         self.remove_path(index, nlri.prefix, path_id, batch);
@@ -300,7 +300,9 @@ impl Rib {
             self.remove_path(index, nlri.prefix, path_id, batch);
             return;
         }
-        slot.rejected.remove(&(nlri.prefix, path_id));
+        if !slot.rejected.is_empty() {
+            slot.rejected.remove(&(nlri.prefix, path_id));
+        }
         let path = Path {
             peer: index,
             path_id,
@@ -542,6 +544,10 @@ impl Rib {
     }
 }
 
+/// Indexes of the paths that share traffic; inline for the usual few, so
+/// deciding a single-path prefix allocates nothing.
+type Multipath = smallvec::SmallVec<[usize; 4]>;
+
 /// What one batch of path changes produced so far.
 #[derive(Debug, Default)]
 struct Batch {
@@ -638,7 +644,7 @@ fn selection(
     dest: &Dest,
     slots: &[Option<PeerSlot>],
     config: &RibConfig,
-) -> Option<(usize, Vec<usize>)> {
+) -> Option<(usize, Multipath)> {
     decide(dest, slots, config, true)
 }
 
@@ -649,11 +655,11 @@ fn decide(
     slots: &[Option<PeerSlot>],
     config: &RibConfig,
     eligible_only: bool,
-) -> Option<(usize, Vec<usize>)> {
+) -> Option<(usize, Multipath)> {
     let usable = |p: &Path| !eligible_only || p.attrs.reachable.get();
     match dest.paths.as_slice() {
         [] => None,
-        [only] => usable(only).then(|| (0, vec![0])),
+        [only] => usable(only).then(|| (0, Multipath::from_elem(0, 1))),
         paths => {
             let eligible: Vec<usize> = (0..paths.len()).filter(|&i| usable(&paths[i])).collect();
             let candidates: Vec<Candidate> = eligible
