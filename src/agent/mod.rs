@@ -97,6 +97,7 @@ fn peer_settings(config: &Config, peer: &PeerConfig) -> PeerSettings {
         address: peer.address,
         port: peer.port,
         local_address: peer.local_address,
+        password: peer.password.clone(),
         session: SessionConfig {
             local_asn: config.node.asn,
             peer_asn: peer.asn,
@@ -123,6 +124,8 @@ struct Agent {
     rib_task: tokio::task::JoinHandle<()>,
     fib: FibHandle,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Listening sockets (IPv6?, fd), for the peers' TCP-MD5 keys.
+    listen_fds: Vec<(bool, std::os::fd::RawFd)>,
 }
 
 impl Agent {
@@ -167,11 +170,14 @@ impl Agent {
         }));
 
         let inbound: InboundMap = Arc::new(Mutex::new(HashMap::new()));
+        let mut listen_fds = Vec::new();
         for addr in &config.bgp.listen {
             let l = listener::bind(*addr).map_err(|source| AgentError::Listen {
                 addr: *addr,
                 source,
             })?;
+            // The fd stays valid as long as the listener task owns the socket.
+            listen_fds.push((addr.is_ipv6(), std::os::fd::AsRawFd::as_raw_fd(&l)));
             tasks.push(tokio::spawn(listener::serve(l, inbound.clone())));
         }
 
@@ -185,6 +191,7 @@ impl Agent {
             rib_task,
             fib,
             tasks,
+            listen_fds,
         };
         for p in config.bgp.peers.clone() {
             agent.start_peer(p);
@@ -192,7 +199,25 @@ impl Agent {
         Ok(agent)
     }
 
+    /// Binds (or with `None` removes) a peer's TCP-MD5 key on every
+    /// listening socket of its family (RFC 2385: the SYN of an incoming
+    /// connection is checked against it).
+    fn listen_key(&self, addr: IpAddr, key: Option<&crate::config::Password>) {
+        for (v6, fd) in &self.listen_fds {
+            if *v6 != addr.is_ipv6() {
+                continue;
+            }
+            let bytes = key.map_or(&[][..], |k| k.as_bytes());
+            if let Err(e) = crate::bgp::tcp_md5::set_key(*fd, addr, bytes) {
+                error!(peer = %addr, error = %e, "TCP-MD5 key not set on the listening socket; the peer cannot connect to us");
+            }
+        }
+    }
+
     fn start_peer(&mut self, p: PeerConfig) {
+        if p.password.is_some() {
+            self.listen_key(p.address, p.password.as_ref());
+        }
         let handle = peer::spawn(peer_settings(&self.config, &p), self.peer_events.clone());
         if let Ok(mut m) = self.inbound.lock() {
             m.insert(p.address, handle.inbound.clone());
@@ -205,6 +230,13 @@ impl Agent {
     async fn stop_peer(&mut self, addr: IpAddr, why: Notification) {
         if let Ok(mut m) = self.inbound.lock() {
             m.remove(&addr);
+        }
+        if self
+            .peers
+            .get(&addr)
+            .is_some_and(|p| p.config.password.is_some())
+        {
+            self.listen_key(addr, None);
         }
         if let Some(p) = self.peers.remove(&addr) {
             let _ = p.handle.commands.send(PeerCommand::Stop(why));

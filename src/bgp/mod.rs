@@ -19,6 +19,7 @@ pub mod open;
 pub mod peer;
 pub mod rib;
 pub mod route_refresh;
+pub mod tcp_md5;
 pub mod types;
 pub mod update;
 pub mod update_packer;

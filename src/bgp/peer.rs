@@ -35,6 +35,8 @@ pub struct PeerSettings {
     pub address: IpAddr,
     pub port: u16,
     pub local_address: Option<IpAddr>,
+    /// TCP-MD5 key (RFC 2385) for the session's sockets.
+    pub password: Option<crate::config::Password>,
     pub session: SessionConfig,
 }
 
@@ -198,8 +200,23 @@ impl Peer {
                             self.feed(Event::Connected(id, Direction::Outbound)).await;
                         }
                         Ok(Err(e)) => {
-                            debug!(peer = %self.addr(), error = %e, "connect failed");
-                            self.last_error = Some(format!("connect: {e}"));
+                            // A key mismatch makes the kernel drop every
+                            // segment silently: all we see is a timeout.
+                            let hint = if e.kind() != io::ErrorKind::TimedOut {
+                                ""
+                            } else if self.settings.password.is_some() {
+                                " (a TCP-MD5 password is configured: a peer with another or no password never answers)"
+                            } else if md5_unexpected() {
+                                " (TCP-MD5-signed segments arrived without a key for them: does the peer have a password that is not configured here?)"
+                            } else {
+                                ""
+                            };
+                            if hint.is_empty() {
+                                debug!(peer = %self.addr(), error = %e, "connect failed");
+                            } else {
+                                warn!(peer = %self.addr(), error = %e, "connect failed{hint}");
+                            }
+                            self.last_error = Some(format!("connect: {e}{hint}"));
                             self.feed(Event::ConnectFailed).await;
                         }
                         Err(_) => {}
@@ -311,7 +328,8 @@ impl Peer {
                 let remote = SocketAddr::new(peer, self.settings.port);
                 let local = self.settings.local_address;
                 let limit = self.settings.session.connect_retry;
-                self.connecting = Some(tokio::spawn(connect(remote, local, limit)));
+                let key = self.settings.password.clone();
+                self.connecting = Some(tokio::spawn(connect(remote, local, limit, key)));
             }
             Action::Send(id, message) => {
                 if let Message::Notification(n) = &message {
@@ -455,6 +473,26 @@ impl Peer {
     }
 }
 
+/// Whether this namespace's kernel dropped TCP segments that carried an
+/// MD5 signature nobody expected (`TcpExt: TCPMD5Unexpected`): the sign of
+/// a peer with a password we do not have.
+fn md5_unexpected() -> bool {
+    let Ok(text) = std::fs::read_to_string("/proc/net/netstat") else {
+        return false;
+    };
+    let mut lines = text.lines();
+    while let (Some(names), Some(values)) = (lines.next(), lines.next()) {
+        if !names.starts_with("TcpExt:") {
+            continue;
+        }
+        return names
+            .split_whitespace()
+            .zip(values.split_whitespace())
+            .any(|(n, v)| n == "TCPMD5Unexpected" && v != "0");
+    }
+    false
+}
+
 async fn sleep_until_opt(at: Option<Instant>) {
     if let Some(at) = at {
         tokio::time::sleep_until(at).await;
@@ -465,12 +503,19 @@ async fn connect(
     remote: SocketAddr,
     local: Option<IpAddr>,
     limit: Duration,
+    key: Option<crate::config::Password>,
 ) -> io::Result<TcpStream> {
     let socket = if remote.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
         TcpSocket::new_v6()?
     };
+    if let Some(key) = key {
+        use std::os::fd::AsRawFd;
+        // Before connect: the SYN must already be signed (RFC 2385 §2).
+        super::tcp_md5::set_key(socket.as_raw_fd(), remote.ip(), key.as_bytes())
+            .map_err(|e| io::Error::other(e.to_string()))?;
+    }
     if let Some(local) = local {
         socket.bind(SocketAddr::new(local, 0))?;
     }

@@ -14,7 +14,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 pub use error::ConfigError;
-pub use values::{ConnectRetry, HoldTime, NotYetSupported, PrefixLen, RouteTable};
+pub use values::{ConnectRetry, HoldTime, NotYetSupported, Password, PrefixLen, RouteTable};
 
 use crate::bgp::Asn;
 
@@ -181,8 +181,9 @@ pub struct PeerConfig {
     /// the route is a loop (AS-per-rack designs reuse one AS).
     #[serde(default)]
     pub allow_own_as: u8,
+    /// TCP-MD5 key (RFC 2385), 1 to 80 octets.
     #[serde(default)]
-    pub password: Option<NotYetSupported>,
+    pub password: Option<Password>,
     #[serde(default)]
     pub max_prefixes: Option<NotYetSupported>,
     #[serde(default)]

@@ -161,3 +161,37 @@ pub(super) fn asn<'de, D: Deserializer<'de>>(d: D) -> Result<Asn, D::Error> {
         n => Ok(Asn(n)),
     }
 }
+
+/// A TCP-MD5 key (RFC 2385): 1 to 80 octets (the kernel's
+/// `TCP_MD5SIG_MAXKEYLEN`). Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub fn new(key: String) -> Result<Self, String> {
+        match key.len() {
+            0 => Err("password must not be empty".into()),
+            n if n > crate::bgp::tcp_md5::MAX_KEY_LEN => Err(format!(
+                "password of {n} octets is longer than the {} TCP-MD5 allows",
+                crate::bgp::tcp_md5::MAX_KEY_LEN
+            )),
+            _ => Ok(Password(key)),
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+impl<'de> Deserialize<'de> for Password {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Password::new(String::deserialize(d)?).map_err(de::Error::custom)
+    }
+}
