@@ -64,6 +64,7 @@ fn rib() -> Rib {
         next_hop_self: false,
         allow_own_as: 0,
         families: vec![Family::IPV4_UNICAST],
+        max_prefixes: None,
         send: CodecContext {
             four_octet_as: true,
             peer: PeerRelation::External {

@@ -16,6 +16,7 @@ fn state_answer(query: Query) -> Reply {
             prefixes_received: 1,
             prefixes_accepted: 1,
             prefixes_advertised: 1,
+            prefix_limit_warnings: 0,
             last_error: None,
         }]),
         Query::Routes => Reply::Routes(vec![RouteView {

@@ -12,7 +12,7 @@ use tracing::{info, warn};
 use super::fib_thread::{FibEvent, FibRequest};
 use crate::bgp::fsm::State;
 use crate::bgp::peer::{PeerCommand, PeerEvent};
-use crate::bgp::rib::{FibChange, PeerInfo, Rib, RibOutput};
+use crate::bgp::rib::{FibChange, PeerInfo, PrefixLimit, Rib, RibOutput};
 use crate::config::{Config, PeerConfig};
 use crate::control::{ControlRequest, NeighborView, Query, Reply};
 
@@ -171,6 +171,11 @@ impl RibTask {
                     next_hop_self: pc.next_hop_self,
                     allow_own_as: pc.allow_own_as,
                     families: negotiated.families.clone(),
+                    max_prefixes: pc.max_prefixes.map(|m| PrefixLimit {
+                        limit: m.0,
+                        warning_at: (u64::from(m.0) * u64::from(pc.max_prefixes_warning.0))
+                            .div_ceil(100) as u32,
+                    }),
                     send: negotiated.send.clone(),
                 };
                 let out = self.rib.peer_up(info);
@@ -202,6 +207,16 @@ impl RibTask {
             match o {
                 RibOutput::Fib(c) => fib.push(c),
                 RibOutput::TrackNextHop(nh) => track.push(nh),
+                RibOutput::PrefixLimitExceeded { peer, notification } => {
+                    let restart = self.peer_config(peer).map_or(0, |p| p.max_prefixes_restart);
+                    if let Some(tx) = self.neighbors.get(&peer).and_then(|n| n.commands.as_ref()) {
+                        let _ = tx.send(PeerCommand::PrefixLimit {
+                            notification,
+                            restart_after: (restart > 0)
+                                .then(|| std::time::Duration::from_secs(restart.into())),
+                        });
+                    }
+                }
                 RibOutput::Send { peer, messages } => {
                     if let Some(tx) = self.neighbors.get(&peer).and_then(|n| n.commands.as_ref()) {
                         let _ = tx.send(PeerCommand::Send(messages));
@@ -261,6 +276,7 @@ impl RibTask {
                     prefixes_received: counts.received,
                     prefixes_accepted: counts.accepted,
                     prefixes_advertised: counts.advertised,
+                    prefix_limit_warnings: counts.limit_warnings,
                     last_error: n.and_then(|n| n.last_error.clone()),
                 }
             })

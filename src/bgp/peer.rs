@@ -47,6 +47,12 @@ pub enum PeerCommand {
     Send(Vec<Bytes>),
     /// Close with this NOTIFICATION and end the task.
     Stop(Notification),
+    /// Too many prefixes: close with this Cease (RFC 4486), stay down, and
+    /// start again after `restart_after` (never, with `None`).
+    PrefixLimit {
+        notification: Notification,
+        restart_after: Option<Duration>,
+    },
 }
 
 /// What a peer task tells the RIB.
@@ -136,6 +142,8 @@ struct Peer {
     last_error: Option<String>,
     pending_updates: Vec<Update>,
     closed_writers: Vec<JoinHandle<()>>,
+    /// When to start again after a prefix-limit shutdown.
+    restart_at: Option<Instant>,
 }
 
 impl Peer {
@@ -160,6 +168,7 @@ impl Peer {
             last_error: None,
             pending_updates: Vec::new(),
             closed_writers: Vec::new(),
+            restart_at: None,
         }
     }
 
@@ -184,6 +193,17 @@ impl Peer {
                     Some(PeerCommand::Stop(n)) => {
                         self.feed(Event::Stop(n)).await;
                         break;
+                    }
+                    Some(PeerCommand::PrefixLimit { notification, restart_after }) => {
+                        let text = match restart_after {
+                            Some(d) => format!("maximum number of prefixes exceeded; restarting in {} s", d.as_secs()),
+                            None => "maximum number of prefixes exceeded; down until the configuration is reloaded".to_string(),
+                        };
+                        self.feed(Event::Stop(notification)).await;
+                        self.last_error = Some(text.clone());
+                        warn!(peer = %self.addr(), "{text}");
+                        self.restart_at = restart_after.map(|d| Instant::now() + d);
+                        self.report_state().await;
                     }
                     None => break,
                 },
@@ -221,6 +241,11 @@ impl Peer {
                         }
                         Err(_) => {}
                     }
+                }
+                _ = sleep_until_opt(self.restart_at), if self.restart_at.is_some() => {
+                    self.restart_at = None;
+                    info!(peer = %self.addr(), "restarting after the prefix limit");
+                    self.feed(Event::Start).await;
                 }
                 _ = sleep_until_opt(next_timer), if next_timer.is_some() => {
                     let now = Instant::now();
@@ -307,15 +332,20 @@ impl Peer {
         if state != self.reported {
             info!(peer = %self.addr(), from = self.reported.name(), to = state.name(), "session state");
             self.reported = state;
-            let _ = self
-                .to_rib
-                .send(PeerEvent::State {
-                    peer: self.addr(),
-                    state,
-                    last_error: self.last_error.clone(),
-                })
-                .await;
+            self.report_state().await;
         }
+    }
+
+    /// Tells the RIB the session's state and last error.
+    async fn report_state(&self) {
+        let _ = self
+            .to_rib
+            .send(PeerEvent::State {
+                peer: self.addr(),
+                state: self.session.state(),
+                last_error: self.last_error.clone(),
+            })
+            .await;
     }
 
     async fn act(&mut self, action: Action) {

@@ -14,7 +14,9 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 pub use error::ConfigError;
-pub use values::{ConnectRetry, HoldTime, NotYetSupported, Password, PrefixLen, RouteTable};
+pub use values::{
+    ConnectRetry, HoldTime, MaxPrefixes, NotYetSupported, Password, Percent, PrefixLen, RouteTable,
+};
 
 use crate::bgp::Asn;
 
@@ -184,14 +186,31 @@ pub struct PeerConfig {
     /// TCP-MD5 key (RFC 2385), 1 to 80 octets.
     #[serde(default)]
     pub password: Option<Password>,
+    /// Most prefixes accepted from this peer; one more and the session is
+    /// closed with Cease/Maximum Number of Prefixes Reached (RFC 4486).
     #[serde(default)]
-    pub max_prefixes: Option<NotYetSupported>,
+    pub max_prefixes: Option<MaxPrefixes>,
+    /// Percent of `max_prefixes` at which a warning is logged and counted.
+    #[serde(default = "default_warning")]
+    pub max_prefixes_warning: Percent,
+    /// Seconds before a peer closed for too many prefixes is tried again;
+    /// 0: only a reload brings it back.
+    #[serde(default = "default_max_prefix_restart")]
+    pub max_prefixes_restart: u32,
     #[serde(default)]
     pub ttl_security: Option<NotYetSupported>,
 }
 
 fn default_port() -> u16 {
     179
+}
+
+fn default_warning() -> Percent {
+    Percent(90)
+}
+
+fn default_max_prefix_restart() -> u32 {
+    60
 }
 
 /// `[fib]`: how learned routes reach the kernel.

@@ -160,10 +160,6 @@ fn keys_of_the_next_release_are_refused_not_ignored() {
             MESH_NODE1.replace("connect_retry = 1", "connect_retry = 1\nrestart_time = 120"),
         ),
         (
-            "bgp.peers[1].max_prefixes",
-            MESH_NODE1.replace("hold_time = 30", "max_prefixes = 10"),
-        ),
-        (
             "bgp.peers[1].ttl_security",
             MESH_NODE1.replace("hold_time = 30", "ttl_security = true"),
         ),
@@ -267,4 +263,19 @@ fn passwords_are_checked_and_never_printed() {
     let long = "k".repeat(81);
     let e = err(&MESH_NODE1.replace("hold_time = 30", &format!("password = \"{long}\"")));
     assert!(e.reason.contains("longer than the 80"), "{e}");
+}
+
+#[test]
+fn max_prefixes_keys() {
+    let c = Config::from_toml(&MESH_NODE1.replace("hold_time = 30", "max_prefixes = 10")).unwrap();
+    let p = &c.bgp.peers[1];
+    assert_eq!(p.max_prefixes, Some(MaxPrefixes(10)));
+    assert_eq!(
+        (p.max_prefixes_warning, p.max_prefixes_restart),
+        (Percent(90), 60)
+    );
+    let e = err(&MESH_NODE1.replace("hold_time = 30", "max_prefixes = 0"));
+    assert_eq!(e.key, "bgp.peers[1].max_prefixes");
+    let e = err(&MESH_NODE1.replace("hold_time = 30", "max_prefixes_warning = 120"));
+    assert_eq!(e.key, "bgp.peers[1].max_prefixes_warning");
 }

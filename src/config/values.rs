@@ -195,3 +195,33 @@ impl<'de> Deserialize<'de> for Password {
         Password::new(String::deserialize(d)?).map_err(de::Error::custom)
     }
 }
+
+/// A prefix limit: at least 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaxPrefixes(pub u32);
+
+impl<'de> Deserialize<'de> for MaxPrefixes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match u32::deserialize(d)? {
+            0 => Err(de::Error::custom(
+                "max_prefixes must be at least 1 (leave it out for no limit)",
+            )),
+            n => Ok(MaxPrefixes(n)),
+        }
+    }
+}
+
+/// A percentage, 1 to 100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Percent(pub u8);
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match u8::deserialize(d)? {
+            p @ 1..=100 => Ok(Percent(p)),
+            p => Err(de::Error::custom(format!(
+                "{p} is not a percentage between 1 and 100"
+            ))),
+        }
+    }
+}

@@ -48,6 +48,9 @@ pub struct NeighborView {
     pub prefixes_received: u64,
     pub prefixes_accepted: u64,
     pub prefixes_advertised: u64,
+    /// Times the accepted count reached the `max_prefixes_warning` threshold.
+    #[serde(default)]
+    pub prefix_limit_warnings: u64,
     /// The last error seen on this session, for humans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,

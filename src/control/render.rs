@@ -131,6 +131,7 @@ mod tests {
             prefixes_received: 1,
             prefixes_accepted: 1,
             prefixes_advertised: 1,
+            prefix_limit_warnings: 0,
             last_error: None,
         }]);
         let t = render_table(&reply);

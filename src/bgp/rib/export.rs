@@ -38,7 +38,7 @@ impl PeerOut {
     }
 }
 
-fn family_of(prefix: &IpNet) -> Family {
+pub(super) fn family_of(prefix: &IpNet) -> Family {
     match prefix {
         IpNet::V4(_) => Family::IPV4_UNICAST,
         IpNet::V6(_) => Family::IPV6_UNICAST,

@@ -17,6 +17,7 @@ use bytes::Bytes;
 use ipnet::IpNet;
 
 pub use export::PeerOut;
+use export::family_of;
 pub use import::{ImportPolicy, Rejection};
 pub use loc_rib::{Dest, LocRib, Path, Reachability, RouteAttrs};
 
@@ -56,6 +57,8 @@ pub struct PeerInfo {
     pub allow_own_as: u8,
     /// Families negotiated on the session.
     pub families: Vec<Family>,
+    /// Prefix limit and the count at which to warn.
+    pub max_prefixes: Option<PrefixLimit>,
     /// How to encode what we send.
     pub send: CodecContext,
 }
@@ -68,6 +71,14 @@ impl PeerInfo {
 
 /// A list of BGP next hops, shared between the prefixes that have it.
 pub type NextHops = Arc<[IpAddr]>;
+
+/// A peer's prefix limit (RFC 4486 §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrefixLimit {
+    pub limit: u32,
+    /// Accepted prefixes at which a warning is logged and counted.
+    pub warning_at: u32,
+}
 
 /// A change for the kernel: the next hops `prefix` should have; empty means
 /// remove the route.
@@ -86,6 +97,12 @@ pub enum RibOutput {
         peer: IpAddr,
         messages: Vec<Bytes>,
     },
+    /// The peer sent more prefixes than its limit: close the session with
+    /// this Cease/Maximum Number of Prefixes Reached.
+    PrefixLimitExceeded {
+        peer: IpAddr,
+        notification: super::notification::Notification,
+    },
     /// A next hop the RIB has not seen before: the FIB should tell, now
     /// and whenever it changes, whether it resolves
     /// ([`Rib::next_hop_reachability`]).
@@ -98,6 +115,8 @@ pub struct PeerCounts {
     pub received: u64,
     pub accepted: u64,
     pub advertised: u64,
+    /// Times the accepted count reached the warning threshold.
+    pub limit_warnings: u64,
 }
 
 /// One peer slot: the index its paths carry.
@@ -109,6 +128,12 @@ struct PeerSlot {
     /// them and to forget them on withdrawal).
     rejected: std::collections::HashSet<(IpNet, u32)>,
     accepted: u64,
+    limit_warnings: u64,
+    /// Above the warning threshold now (a warning is counted per crossing).
+    warned: bool,
+    /// The limit was exceeded (in this family): reported once.
+    over_limit: Option<Family>,
+    limit_reported: bool,
 }
 
 /// The whole routing state.
@@ -153,6 +178,7 @@ impl Rib {
             received: slot.accepted + slot.rejected.len() as u64,
             accepted: slot.accepted,
             advertised: slot.out.len() as u64,
+            limit_warnings: slot.limit_warnings,
         })
     }
 
@@ -185,6 +211,10 @@ impl Rib {
             info,
             rejected: Default::default(),
             accepted: 0,
+            limit_warnings: 0,
+            warned: false,
+            over_limit: None,
+            limit_reported: false,
         });
         let prefixes: Vec<IpNet> = self.loc.keys().collect();
         let messages = self.export_to(
@@ -329,6 +359,17 @@ impl Rib {
             && let Some(slot) = self.slots[usize::from(index)].as_mut()
         {
             slot.accepted += 1;
+            if let Some(limit) = slot.info.max_prefixes {
+                let n = slot.accepted;
+                if n >= u64::from(limit.warning_at) && !slot.warned {
+                    slot.warned = true;
+                    slot.limit_warnings += 1;
+                    tracing::warn!(peer = %slot.info.address, accepted = n, limit = limit.limit, "prefix count reached the warning threshold");
+                }
+                if n > u64::from(limit.limit) && slot.over_limit.is_none() {
+                    slot.over_limit = Some(family_of(&nlri.prefix));
+                }
+            }
         }
     }
 
@@ -351,6 +392,13 @@ impl Rib {
             && let Some(slot) = self.slots[usize::from(index)].as_mut()
         {
             slot.accepted = slot.accepted.saturating_sub(1);
+            if slot
+                .info
+                .max_prefixes
+                .is_some_and(|l| slot.accepted < u64::from(l.warning_at))
+            {
+                slot.warned = false;
+            }
         }
     }
 
@@ -403,6 +451,21 @@ impl Rib {
             track,
         } = batch;
         out.extend(track.into_iter().map(RibOutput::TrackNextHop));
+        for slot in self.slots.iter_mut().flatten() {
+            if let (Some(family), Some(limit)) = (slot.over_limit, slot.info.max_prefixes)
+                && !slot.limit_reported
+            {
+                slot.limit_reported = true;
+                tracing::warn!(peer = %slot.info.address, limit = limit.limit, %family, "maximum number of prefixes exceeded: closing the session");
+                out.push(RibOutput::PrefixLimitExceeded {
+                    peer: slot.info.address,
+                    notification: super::notification::Notification::max_prefixes(
+                        family,
+                        limit.limit,
+                    ),
+                });
+            }
+        }
         if !best_moved.is_empty() {
             let peers: Vec<(u16, IpAddr)> = self
                 .slots

@@ -56,6 +56,7 @@ fn peer(addr: &str, asn: u32) -> PeerInfo {
         next_hop_self: false,
         allow_own_as: 0,
         families: vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST],
+        max_prefixes: None,
         send: CodecContext {
             four_octet_as: true,
             peer: if ebgp {
@@ -621,4 +622,58 @@ fn lower_igp_cost_to_the_next_hop_wins_and_ecmp_needs_equal_cost() {
         fib(&out),
         vec![(net("10.244.5.0/24"), vec![ip("198.51.100.2")])]
     );
+}
+
+#[test]
+fn prefix_limit_warns_then_closes_with_the_rfc4486_data() {
+    let mut r = rib(true);
+    let mut p = peer("192.0.2.2", 64512);
+    p.max_prefixes = Some(PrefixLimit {
+        limit: 3,
+        warning_at: 2,
+    });
+    r.peer_up(p);
+    let limit_hit = |out: &[RibOutput]| {
+        out.iter().find_map(|o| match o {
+            RibOutput::PrefixLimitExceeded { notification, .. } => Some(notification.clone()),
+            _ => None,
+        })
+    };
+    let out = r.updates(
+        ip("192.0.2.2"),
+        &[announce(
+            attrs("192.0.2.2", Some(100), &[]),
+            &["10.244.2.0/24", "10.244.3.0/24"],
+        )],
+    );
+    assert!(limit_hit(&out).is_none());
+    assert_eq!(r.counts(ip("192.0.2.2")).unwrap().limit_warnings, 1);
+    let out = r.updates(
+        ip("192.0.2.2"),
+        &[announce(
+            attrs("192.0.2.2", Some(100), &[]),
+            &["10.244.4.0/24"],
+        )],
+    );
+    assert!(limit_hit(&out).is_none(), "3 is the limit itself");
+    let out = r.updates(
+        ip("192.0.2.2"),
+        &[announce(
+            attrs("192.0.2.2", Some(100), &[]),
+            &["10.244.5.0/24"],
+        )],
+    );
+    let n = limit_hit(&out).expect("the 4th prefix exceeds the limit");
+    assert_eq!(
+        n,
+        crate::bgp::notification::Notification::max_prefixes(Family::IPV4_UNICAST, 3)
+    );
+    let out = r.updates(
+        ip("192.0.2.2"),
+        &[announce(
+            attrs("192.0.2.2", Some(100), &[]),
+            &["10.244.6.0/24"],
+        )],
+    );
+    assert!(limit_hit(&out).is_none(), "reported once");
 }
