@@ -98,6 +98,7 @@ fn peer_settings(config: &Config, peer: &PeerConfig) -> PeerSettings {
         port: peer.port,
         local_address: peer.local_address,
         password: peer.password.clone(),
+        ttl_security: peer.ttl_security.map(|h| h.0),
         session: SessionConfig {
             local_asn: config.node.asn,
             peer_asn: peer.asn,

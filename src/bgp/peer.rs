@@ -37,6 +37,8 @@ pub struct PeerSettings {
     pub local_address: Option<IpAddr>,
     /// TCP-MD5 key (RFC 2385) for the session's sockets.
     pub password: Option<crate::config::Password>,
+    /// GTSM (RFC 5082): the peer's distance in hops.
+    pub ttl_security: Option<u8>,
     pub session: SessionConfig,
 }
 
@@ -208,6 +210,9 @@ impl Peer {
                     None => break,
                 },
                 Some(stream) = inbound.recv() => {
+                    if !self.protect_inbound(&stream) {
+                        continue;
+                    }
                     let id = self.add_conn(stream);
                     self.feed(Event::Connected(id, Direction::Inbound)).await;
                 }
@@ -359,7 +364,8 @@ impl Peer {
                 let local = self.settings.local_address;
                 let limit = self.settings.session.connect_retry;
                 let key = self.settings.password.clone();
-                self.connecting = Some(tokio::spawn(connect(remote, local, limit, key)));
+                let gtsm = self.settings.ttl_security;
+                self.connecting = Some(tokio::spawn(connect(remote, local, limit, key, gtsm)));
             }
             Action::Send(id, message) => {
                 if let Message::Notification(n) = &message {
@@ -481,11 +487,30 @@ impl Peer {
         }
     }
 
+    /// GTSM on an accepted connection: its handshake passed the listener;
+    /// the OPEN and all that follows is checked from here on. A connection
+    /// that cannot be protected is dropped, not run unprotected.
+    fn protect_inbound(&mut self, stream: &TcpStream) -> bool {
+        let Some(hops) = self.settings.ttl_security else {
+            return true;
+        };
+        let v6 = stream.local_addr().is_ok_and(|l| l.is_ipv6());
+        match super::gtsm::enable(std::os::fd::AsRawFd::as_raw_fd(stream), v6, hops) {
+            Ok(()) => true,
+            Err(e) => {
+                warn!(peer = %self.addr(), error = %e, "GTSM socket options failed; connection dropped");
+                self.last_error = Some(format!("GTSM: {e}"));
+                false
+            }
+        }
+    }
+
     fn add_conn(&mut self, stream: TcpStream) -> ConnId {
         let id = ConnId(self.next_id);
         self.next_id += 1;
         let _ = stream.set_nodelay(true);
         let local = stream.local_addr().ok();
+
         let (read, write) = stream.into_split();
         let (writer, queue) = mpsc::channel::<Bytes>(1024);
         let writer_task = tokio::spawn(write_loop(write, queue));
@@ -534,6 +559,7 @@ async fn connect(
     local: Option<IpAddr>,
     limit: Duration,
     key: Option<crate::config::Password>,
+    gtsm: Option<u8>,
 ) -> io::Result<TcpStream> {
     let socket = if remote.is_ipv4() {
         TcpSocket::new_v4()?
@@ -545,6 +571,11 @@ async fn connect(
         // Before connect: the SYN must already be signed (RFC 2385 §2).
         super::tcp_md5::set_key(socket.as_raw_fd(), remote.ip(), key.as_bytes())
             .map_err(|e| io::Error::other(e.to_string()))?;
+    }
+    if let Some(hops) = gtsm {
+        use std::os::fd::AsRawFd;
+        super::gtsm::enable(socket.as_raw_fd(), remote.is_ipv6(), hops)
+            .map_err(|e| io::Error::other(format!("GTSM socket options: {e}")))?;
     }
     if let Some(local) = local {
         socket.bind(SocketAddr::new(local, 0))?;

@@ -15,7 +15,8 @@ use serde::Deserialize;
 
 pub use error::ConfigError;
 pub use values::{
-    ConnectRetry, HoldTime, MaxPrefixes, NotYetSupported, Password, Percent, PrefixLen, RouteTable,
+    ConnectRetry, HoldTime, Hops, MaxPrefixes, NotYetSupported, Password, Percent, PrefixLen,
+    RouteTable,
 };
 
 use crate::bgp::Asn;
@@ -197,8 +198,10 @@ pub struct PeerConfig {
     /// 0: only a reload brings it back.
     #[serde(default = "default_max_prefix_restart")]
     pub max_prefixes_restart: u32,
+    /// GTSM (RFC 5082) for an eBGP peer this many hops away (1: directly
+    /// connected): send with TTL 255, drop what arrives below 256 - hops.
     #[serde(default)]
-    pub ttl_security: Option<NotYetSupported>,
+    pub ttl_security: Option<Hops>,
 }
 
 fn default_port() -> u16 {
@@ -352,6 +355,12 @@ impl Config {
                 return Err((
                     format!("bgp.peers[{i}].address"),
                     format!("{} is configured twice", p.address),
+                ));
+            }
+            if p.ttl_security.is_some() && p.asn == self.node.asn {
+                return Err((
+                    format!("bgp.peers[{i}].ttl_security"),
+                    "GTSM (RFC 5082) is for eBGP peers; this peer is in our AS".into(),
                 ));
             }
             if p.route_reflector_client && p.asn != self.node.asn {

@@ -159,10 +159,6 @@ fn keys_of_the_next_release_are_refused_not_ignored() {
             "bgp.restart_time",
             MESH_NODE1.replace("connect_retry = 1", "connect_retry = 1\nrestart_time = 120"),
         ),
-        (
-            "bgp.peers[1].ttl_security",
-            MESH_NODE1.replace("hold_time = 30", "ttl_security = true"),
-        ),
     ] {
         let e = err(&text);
         assert_eq!(e.key, key, "{e}");
@@ -278,4 +274,18 @@ fn max_prefixes_keys() {
     assert_eq!(e.key, "bgp.peers[1].max_prefixes");
     let e = err(&MESH_NODE1.replace("hold_time = 30", "max_prefixes_warning = 120"));
     assert_eq!(e.key, "bgp.peers[1].max_prefixes_warning");
+}
+
+#[test]
+fn ttl_security_is_for_ebgp_peers() {
+    let ebgp = MESH_NODE1.replace(
+        "asn = 64512\nhold_time = 30",
+        "asn = 65001\nttl_security = 1",
+    );
+    let c = Config::from_toml(&ebgp).unwrap();
+    assert_eq!(c.bgp.peers[1].ttl_security, Some(Hops(1)));
+    let e = err(&MESH_NODE1.replace("hold_time = 30", "ttl_security = 1"));
+    assert_eq!(e.key, "bgp.peers[1].ttl_security");
+    let e = err(&ebgp.replace("ttl_security = 1", "ttl_security = 0"));
+    assert!(e.reason.contains("1 to 254"), "{e}");
 }

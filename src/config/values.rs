@@ -225,3 +225,18 @@ impl<'de> Deserialize<'de> for Percent {
         }
     }
 }
+
+/// A hop count for GTSM: 1 to 254.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hops(pub u8);
+
+impl<'de> Deserialize<'de> for Hops {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match u8::deserialize(d)? {
+            h @ 1..=254 => Ok(Hops(h)),
+            h => Err(de::Error::custom(format!(
+                "ttl_security is a hop count from 1 to 254, not {h}"
+            ))),
+        }
+    }
+}
