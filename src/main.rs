@@ -45,6 +45,58 @@ enum Command {
         #[arg(long, default_value = DEFAULT_SOCKET)]
         socket: PathBuf,
     },
+    /// Bring a containerlab topology up on network namespaces (no Docker).
+    Lab {
+        #[command(subcommand)]
+        action: LabAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum LabAction {
+    /// Create the lab's namespaces, links, pods and daemons.
+    Up {
+        /// The topology file (`*.clab.yml`).
+        file: PathBuf,
+        #[command(flatten)]
+        state: LabState,
+        /// Where podroute-bridge and podroute-ipam are (default: next to this binary).
+        #[arg(long)]
+        cni_path: Option<PathBuf>,
+    },
+    /// Stop the lab's daemons and delete its namespaces (also after a crash of `up`).
+    Down {
+        file: PathBuf,
+        #[command(flatten)]
+        state: LabState,
+    },
+    /// Show each node's daemons, BGP sessions and routes.
+    Status {
+        file: PathBuf,
+        #[command(flatten)]
+        state: LabState,
+        /// Print the lab's record (namespaces, pods, processes) as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a command inside a node's or pod's namespace.
+    Exec {
+        file: PathBuf,
+        /// A node name, or a pod name (`NODE-podN`).
+        node: String,
+        #[command(flatten)]
+        state: LabState,
+        /// The command, after `--`.
+        #[arg(last = true, required = true)]
+        cmd: Vec<String>,
+    },
+}
+
+#[derive(clap::Args)]
+struct LabState {
+    /// Directory holding the state of each lab instance.
+    #[arg(long, default_value = podroute::lab::DEFAULT_STATE_ROOT)]
+    state_dir: PathBuf,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -94,6 +146,75 @@ fn main() -> ExitCode {
             }
         },
         Command::Show { what, json, socket } => show(what, json, &socket),
+        Command::Lab { action } => lab(action),
+    }
+}
+
+fn lab(action: LabAction) -> ExitCode {
+    use podroute::lab;
+    let result = match action {
+        LabAction::Up {
+            file,
+            state,
+            cni_path,
+        } => {
+            let exe = match std::env::current_exe() {
+                Ok(e) => e,
+                Err(e) => {
+                    eprintln!("podroute lab: cannot find this binary: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let dir = exe.parent().map(PathBuf::from).unwrap_or_default();
+            let opts = lab::Options {
+                state_root: state.state_dir,
+                cni_path: cni_path.unwrap_or(dir),
+                podroute: exe,
+            };
+            lab::up(&file, &opts).map(|plan| {
+                println!(
+                    "lab {} is up: {} nodes, {} links, namespaces {}*",
+                    plan.lab,
+                    plan.nodes.len(),
+                    plan.links.len(),
+                    plan.prefix
+                );
+                0
+            })
+        }
+        LabAction::Down { file, state } => lab::down(&file, &state.state_dir).map(|removed| {
+            match removed {
+                Some(r) => println!(
+                    "lab removed: {} processes stopped, {} namespaces deleted",
+                    r.processes, r.namespaces
+                ),
+                None => println!("lab is not up: nothing recorded"),
+            }
+            0
+        }),
+        LabAction::Status { file, state, json } => {
+            lab::status(&file, &state.state_dir, json).map(|text| {
+                print!("{text}");
+                if json {
+                    println!();
+                }
+                0
+            })
+        }
+        LabAction::Exec {
+            file,
+            node,
+            state,
+            cmd,
+        } => lab::exec(&file, &state.state_dir, &node, &cmd),
+    };
+    match result {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("podroute lab: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
