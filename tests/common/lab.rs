@@ -194,6 +194,31 @@ impl Lab {
         assert!(ok, "FRR {name}: sessions not Established: {last}");
     }
 
+    /// Waits until BIRD node `name` has `count` BGP protocols, all
+    /// Established (`birdc show protocols`).
+    pub fn wait_bird_sessions(&self, name: &str, count: usize) {
+        let ns = self.ns(name);
+        let sock = self.node(name)["control"].as_str().unwrap().to_string();
+        let mut last = String::new();
+        let ok = wait_until(CONVERGE, || {
+            last = try_run(&[
+                "ip",
+                "netns",
+                "exec",
+                &ns,
+                "birdc",
+                "-s",
+                &sock,
+                "show",
+                "protocols",
+            ])
+            .unwrap_or_default();
+            let bgp: Vec<&str> = last.lines().filter(|l| l.contains(" BGP ")).collect();
+            bgp.len() == count && bgp.iter().all(|l| l.contains("Established"))
+        });
+        assert!(ok, "BIRD {name}: sessions not Established:\n{last}");
+    }
+
     /// Waits until node `name`'s kernel holds, from podroute (proto 202) or
     /// FRR/BIRD, exactly the `expected` remote prefixes with the given
     /// next hops, and no route via a gateway for its own `own` prefixes.
