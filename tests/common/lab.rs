@@ -256,16 +256,33 @@ impl Lab {
     /// the receiver's nftables counter for the sender's own pod address
     /// must count the echo requests (no NAT on the way).
     pub fn check_pod_mesh(&self) {
-        let pods = self.pods();
+        self.check_pod_mesh_families(false);
+        self.check_pod_mesh_families(true);
+    }
+
+    /// [`Lab::check_pod_mesh`] for one family (IPv6 if `v6`).
+    pub fn check_pod_mesh_families(&self, v6: bool) {
+        let pods: Vec<(String, String, Vec<String>)> = self
+            .pods()
+            .into_iter()
+            .map(|(p, n, a)| {
+                (
+                    p,
+                    n,
+                    a.into_iter().filter(|a| a.contains(':') == v6).collect(),
+                )
+            })
+            .collect();
+        let table = if v6 { "plabtest6" } else { "plabtest4" };
         for (rx, _, _) in &pods {
             let ok = self
-                .exec(rx, &["nft", "add", "table", "inet", "plabtest"])
+                .exec(rx, &["nft", "add", "table", "inet", table])
                 .is_some()
                 && self
                     .exec(
                         rx,
                         &[
-                            "nft", "add", "chain", "inet", "plabtest", "in", "{", "type", "filter",
+                            "nft", "add", "chain", "inet", table, "in", "{", "type", "filter",
                             "hook", "input", "priority", "0", ";", "}",
                         ],
                     )
@@ -290,7 +307,7 @@ impl Lab {
                             "add",
                             "rule",
                             "inet",
-                            "plabtest",
+                            table,
                             "in",
                             fam,
                             "saddr",
@@ -308,7 +325,7 @@ impl Lab {
                     });
                     assert!(ok, "pod {tx} ({src}) cannot reach pod {rx} ({dst})");
                     let chain = self
-                        .exec(rx, &["nft", "list", "chain", "inet", "plabtest", "in"])
+                        .exec(rx, &["nft", "list", "chain", "inet", table, "in"])
                         .unwrap_or_default();
                     let packets = chain
                         .lines()
