@@ -64,6 +64,13 @@ enum LabAction {
         #[arg(long)]
         cni_path: Option<PathBuf>,
     },
+    /// Start the daemons of a node `up` left for later (label `podroute.start: manual`).
+    Start {
+        file: PathBuf,
+        node: String,
+        #[command(flatten)]
+        state: LabState,
+    },
     /// Stop the lab's daemons and delete its namespaces (also after a crash of `up`).
     Down {
         file: PathBuf,
@@ -150,6 +157,23 @@ fn main() -> ExitCode {
     }
 }
 
+/// The agents and CNI plugins of a lab are this very build's binaries.
+fn lab_options(state_root: PathBuf, cni_path: Option<PathBuf>) -> Option<podroute::lab::Options> {
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("podroute lab: cannot find this binary: {e}");
+            return None;
+        }
+    };
+    let dir = exe.parent().map(PathBuf::from).unwrap_or_default();
+    Some(podroute::lab::Options {
+        state_root,
+        cni_path: cni_path.unwrap_or(dir),
+        podroute: exe,
+    })
+}
+
 fn lab(action: LabAction) -> ExitCode {
     use podroute::lab;
     let result = match action {
@@ -158,18 +182,8 @@ fn lab(action: LabAction) -> ExitCode {
             state,
             cni_path,
         } => {
-            let exe = match std::env::current_exe() {
-                Ok(e) => e,
-                Err(e) => {
-                    eprintln!("podroute lab: cannot find this binary: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            let dir = exe.parent().map(PathBuf::from).unwrap_or_default();
-            let opts = lab::Options {
-                state_root: state.state_dir,
-                cni_path: cni_path.unwrap_or(dir),
-                podroute: exe,
+            let Some(opts) = lab_options(state.state_dir, cni_path) else {
+                return ExitCode::FAILURE;
             };
             lab::up(&file, &opts).map(|plan| {
                 println!(
@@ -179,6 +193,15 @@ fn lab(action: LabAction) -> ExitCode {
                     plan.links.len(),
                     plan.prefix
                 );
+                0
+            })
+        }
+        LabAction::Start { file, node, state } => {
+            let Some(opts) = lab_options(state.state_dir, None) else {
+                return ExitCode::FAILURE;
+            };
+            lab::start(&file, &opts, &node).map(|()| {
+                println!("{node} started");
                 0
             })
         }

@@ -49,6 +49,35 @@ pub fn up(file: &Path, opts: &Options) -> Result<plan::Plan, LabError> {
     Ok(plan)
 }
 
+/// `podroute lab start FILE NODE`: starts the daemons of a node that `up`
+/// only prepared (`podroute.start: manual`), or whose daemons were stopped.
+pub fn start(file: &Path, opts: &Options, node: &str) -> Result<(), LabError> {
+    let (topo, file) = topology(file)?;
+    let plan = plan::plan(&topo, &file, &opts.state_root)?;
+    let n = plan
+        .node(node)
+        .ok_or_else(|| LabError::NoSuchNode(node.to_string()))?;
+    let mut state = state::StateFile::load(&plan.dir)?.ok_or_else(|| LabError::NotUp {
+        lab: plan.lab.clone(),
+        dir: plan.dir.clone(),
+    })?;
+    let running = state
+        .state
+        .processes
+        .iter()
+        .any(|p| p.node == node && run::alive(p.pid) && run::in_namespace(p.pid, &p.ns));
+    if running {
+        return Err(LabError::Node {
+            node: node.to_string(),
+            msg: "already running".into(),
+        });
+    }
+    // Forget the node's exited processes: their PIDs may be reused.
+    state.update(|s| s.processes.retain(|p| p.node != node))?;
+    up::start(n, &mut state, opts)?;
+    up::wait_ready(n, &state)
+}
+
 /// `podroute lab down FILE`: `None` if the lab was not up.
 pub fn down(file: &Path, state_root: &Path) -> Result<Option<Removed>, LabError> {
     let (topo, _) = topology(file)?;

@@ -57,6 +57,9 @@ pub struct NodePlan {
     pub role: Role,
     /// Validated exec lines, split into words.
     pub exec: Vec<Vec<String>>,
+    /// Label `podroute.start: manual`: `up` prepares the node but starts
+    /// its daemons only on `podroute lab start` (a node joining later).
+    pub manual: bool,
 }
 
 /// One veth pair.
@@ -157,12 +160,22 @@ pub fn plan(topo: &Topology, file: &Path, state_root: &Path) -> Result<Plan, Lab
             .iter()
             .map(|line| check_exec(name, line))
             .collect::<Result<Vec<_>, _>>()?;
+        let manual = match def.labels.get("podroute.start").map(String::as_str) {
+            None | Some("auto") => false,
+            Some("manual") => true,
+            Some(other) => {
+                return Err(node_err(format!(
+                    "podroute.start {other:?}: auto or manual"
+                )));
+            }
+        };
         nodes.push(NodePlan {
             name: name.clone(),
             ns: format!("{prefix}{name}"),
             dir: node_dir,
             role,
             exec,
+            manual,
         });
     }
     let mut links = Vec::new();

@@ -116,10 +116,10 @@ fn build(plan: &Plan, state: &mut StateFile, opts: &Options) -> Result<(), LabEr
             attach_pods(plan, n, pod_cidrs, *pods, state, opts)?;
         }
     }
-    for n in &plan.nodes {
+    for n in plan.nodes.iter().filter(|n| !n.manual) {
         start(n, state, opts)?;
     }
-    for n in &plan.nodes {
+    for n in plan.nodes.iter().filter(|n| !n.manual) {
         wait_ready(n, state)?;
     }
     Ok(())
@@ -227,7 +227,7 @@ fn copy_into(src: &Path, dir: &Path, name: &str) -> Result<PathBuf, LabError> {
     Ok(dst)
 }
 
-fn start(n: &NodePlan, state: &mut StateFile, opts: &Options) -> Result<(), LabError> {
+pub(super) fn start(n: &NodePlan, state: &mut StateFile, opts: &Options) -> Result<(), LabError> {
     let s = |p: &Path| p.to_string_lossy().into_owned();
     let mut launch = |program: &str, args: Vec<String>, log: PathBuf, env: &[(&str, &str)]| {
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -314,7 +314,7 @@ fn start(n: &NodePlan, state: &mut StateFile, opts: &Options) -> Result<(), LabE
 
 /// Waits until the node's daemons answer on their control sockets; fails
 /// early with the log if one of them exited.
-fn wait_ready(n: &NodePlan, state: &StateFile) -> Result<(), LabError> {
+pub(super) fn wait_ready(n: &NodePlan, state: &StateFile) -> Result<(), LabError> {
     let socket = match &n.role {
         Role::Podroute { .. } => n.dir.join("control.sock"),
         Role::Frr { .. } => n.dir.join("frr/bgpd.vty"),
