@@ -106,6 +106,14 @@ struct LabState {
     state_dir: PathBuf,
 }
 
+impl LabState {
+    /// Absolute, since the agents' control sockets live under it and the
+    /// namespace prefix hashes it.
+    fn root(&self) -> PathBuf {
+        std::path::absolute(&self.state_dir).unwrap_or_else(|_| self.state_dir.clone())
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum LogFormat {
     Text,
@@ -182,7 +190,7 @@ fn lab(action: LabAction) -> ExitCode {
             state,
             cni_path,
         } => {
-            let Some(opts) = lab_options(state.state_dir, cni_path) else {
+            let Some(opts) = lab_options(state.root(), cni_path) else {
                 return ExitCode::FAILURE;
             };
             lab::up(&file, &opts).map(|plan| {
@@ -197,7 +205,7 @@ fn lab(action: LabAction) -> ExitCode {
             })
         }
         LabAction::Start { file, node, state } => {
-            let Some(opts) = lab_options(state.state_dir, None) else {
+            let Some(opts) = lab_options(state.root(), None) else {
                 return ExitCode::FAILURE;
             };
             lab::start(&file, &opts, &node).map(|()| {
@@ -205,7 +213,7 @@ fn lab(action: LabAction) -> ExitCode {
                 0
             })
         }
-        LabAction::Down { file, state } => lab::down(&file, &state.state_dir).map(|removed| {
+        LabAction::Down { file, state } => lab::down(&file, &state.root()).map(|removed| {
             match removed {
                 Some(r) => println!(
                     "lab removed: {} processes stopped, {} namespaces deleted",
@@ -216,7 +224,7 @@ fn lab(action: LabAction) -> ExitCode {
             0
         }),
         LabAction::Status { file, state, json } => {
-            lab::status(&file, &state.state_dir, json).map(|text| {
+            lab::status(&file, &state.root(), json).map(|text| {
                 print!("{text}");
                 if json {
                     println!();
@@ -229,7 +237,7 @@ fn lab(action: LabAction) -> ExitCode {
             node,
             state,
             cmd,
-        } => lab::exec(&file, &state.state_dir, &node, &cmd),
+        } => lab::exec(&file, &state.root(), &node, &cmd),
     };
     match result {
         Ok(0) => ExitCode::SUCCESS,
