@@ -7,3 +7,4 @@ pub mod config;
 pub mod control;
 pub mod fib;
 pub mod ipam;
+pub mod lab;

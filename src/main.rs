@@ -45,6 +45,73 @@ enum Command {
         #[arg(long, default_value = DEFAULT_SOCKET)]
         socket: PathBuf,
     },
+    /// Bring a containerlab topology up on network namespaces (no Docker).
+    Lab {
+        #[command(subcommand)]
+        action: LabAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum LabAction {
+    /// Create the lab's namespaces, links, pods and daemons.
+    Up {
+        /// The topology file (`*.clab.yml`).
+        file: PathBuf,
+        #[command(flatten)]
+        state: LabState,
+        /// Where podroute-bridge and podroute-ipam are (default: next to this binary).
+        #[arg(long)]
+        cni_path: Option<PathBuf>,
+    },
+    /// Start the daemons of a node `up` left for later (label `podroute.start: manual`).
+    Start {
+        file: PathBuf,
+        node: String,
+        #[command(flatten)]
+        state: LabState,
+    },
+    /// Stop the lab's daemons and delete its namespaces (also after a crash of `up`).
+    Down {
+        file: PathBuf,
+        #[command(flatten)]
+        state: LabState,
+    },
+    /// Show each node's daemons, BGP sessions and routes.
+    Status {
+        file: PathBuf,
+        #[command(flatten)]
+        state: LabState,
+        /// Print the lab's record (namespaces, pods, processes) as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a command inside a node's or pod's namespace.
+    Exec {
+        file: PathBuf,
+        /// A node name, or a pod name (`NODE-podN`).
+        node: String,
+        #[command(flatten)]
+        state: LabState,
+        /// The command, after `--`.
+        #[arg(last = true, required = true)]
+        cmd: Vec<String>,
+    },
+}
+
+#[derive(clap::Args)]
+struct LabState {
+    /// Directory holding the state of each lab instance.
+    #[arg(long, default_value = podroute::lab::DEFAULT_STATE_ROOT)]
+    state_dir: PathBuf,
+}
+
+impl LabState {
+    /// Absolute, since the agents' control sockets live under it and the
+    /// namespace prefix hashes it.
+    fn root(&self) -> PathBuf {
+        std::path::absolute(&self.state_dir).unwrap_or_else(|_| self.state_dir.clone())
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -94,6 +161,91 @@ fn main() -> ExitCode {
             }
         },
         Command::Show { what, json, socket } => show(what, json, &socket),
+        Command::Lab { action } => lab(action),
+    }
+}
+
+/// The agents and CNI plugins of a lab are this very build's binaries.
+fn lab_options(state_root: PathBuf, cni_path: Option<PathBuf>) -> Option<podroute::lab::Options> {
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("podroute lab: cannot find this binary: {e}");
+            return None;
+        }
+    };
+    let dir = exe.parent().map(PathBuf::from).unwrap_or_default();
+    Some(podroute::lab::Options {
+        state_root,
+        cni_path: cni_path.unwrap_or(dir),
+        podroute: exe,
+    })
+}
+
+fn lab(action: LabAction) -> ExitCode {
+    use podroute::lab;
+    let result = match action {
+        LabAction::Up {
+            file,
+            state,
+            cni_path,
+        } => {
+            let Some(opts) = lab_options(state.root(), cni_path) else {
+                return ExitCode::FAILURE;
+            };
+            lab::up(&file, &opts).map(|plan| {
+                println!(
+                    "lab {} is up: {} nodes, {} links, namespaces {}*",
+                    plan.lab,
+                    plan.nodes.len(),
+                    plan.links.len(),
+                    plan.prefix
+                );
+                0
+            })
+        }
+        LabAction::Start { file, node, state } => {
+            let Some(opts) = lab_options(state.root(), None) else {
+                return ExitCode::FAILURE;
+            };
+            lab::start(&file, &opts, &node).map(|()| {
+                println!("{node} started");
+                0
+            })
+        }
+        LabAction::Down { file, state } => lab::down(&file, &state.root()).map(|removed| {
+            match removed {
+                Some(r) => println!(
+                    "lab removed: {} processes stopped, {} namespaces deleted",
+                    r.processes, r.namespaces
+                ),
+                None => println!("lab is not up: nothing recorded"),
+            }
+            0
+        }),
+        LabAction::Status { file, state, json } => {
+            lab::status(&file, &state.root(), json).map(|text| {
+                print!("{text}");
+                if json {
+                    println!();
+                }
+                0
+            })
+        }
+        LabAction::Exec {
+            file,
+            node,
+            state,
+            cmd,
+        } => lab::exec(&file, &state.root(), &node, &cmd),
+    };
+    match result {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("podroute lab: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

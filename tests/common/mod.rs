@@ -10,6 +10,7 @@
 pub mod agent;
 pub mod bird;
 pub mod frr;
+pub mod lab;
 pub mod raw_bgp;
 
 use std::os::unix::fs::MetadataExt;
