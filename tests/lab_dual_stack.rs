@@ -66,15 +66,10 @@ fn dual_stack_sessions_and_fibs_in_both_families_ipv4_pods() {
     lab.down();
 }
 
-/// Known defect found by this lab: the agent holds its own pod prefixes as
-/// blackholes at podroute's one metric (20). For IPv4 the pod bridge's
-/// connected route (metric 0) still wins, but IPv6 connected routes have
-/// metric 256, so the blackhole shadows the node's own pod /64 and the node
-/// cannot answer or forward to its own IPv6 pods (`ip -6 route get POD`
-/// fails with EINVAL). Remove the `ignore` once the blackhole sits behind
-/// the connected route.
+/// Found by this lab: the node's own IPv6 pod /64 must reach its pods
+/// although podroute holds a blackhole for it: the blackhole's metric (1024)
+/// is above the connected route's (256 for IPv6).
 #[test]
-#[ignore = "agent bug: IPv6 own-prefix blackhole (metric 20) shadows the connected pod /64 (metric 256)"]
 fn dual_stack_ipv6_pods_reach_each_other() {
     if !prerequisites(&["nft", "ping"]) {
         return;

@@ -59,6 +59,12 @@ pub enum FibEvent {
     Resync,
 }
 
+/// Metric of the agent's routes. Above the kernel's 256 for IPv6 connected
+/// routes: the blackhole for the node's own pod CIDR must lose to the pod
+/// bridge's connected route (IPv4's have metric 0) or the node cannot reach
+/// its own pods. Routes learned for other nodes' CIDRs compete with nothing.
+const ROUTE_METRIC: u32 = 1024;
+
 /// Routes per kernel exchange between two looks at the request queue.
 const FLUSH_CHUNK: usize = 16 * 1024;
 
@@ -129,6 +135,7 @@ impl FibThread {
     ) -> Result<Self, FibError> {
         let mut fib = Fib::open(FibConfig {
             table,
+            metric: ROUTE_METRIC,
             ..FibConfig::default()
         })?;
         // Routes an earlier instance installed keep forwarding until the RIB
