@@ -295,6 +295,7 @@ pub(crate) fn attach(
         let addrs: Vec<IpAddr> = ips.iter().map(|c| c.address.addr()).collect();
         let _ = announce::announce(&packet, pod.index, &pod.mac, &addrs);
     }
+    announce::close_detached(packet);
     if conf.ip_masq {
         let subnets: Vec<IpNet> = ips.iter().map(|c| c.address.trunc()).collect();
         attach_state(conf)?.ensure_masq(&subnets, &conf.cluster_cidrs)?;
