@@ -178,19 +178,31 @@ impl Netlink {
         self.request(m)
     }
 
-    /// Creates a veth pair whose peer is born inside `peer_netns` as `peer_name`.
+    /// Creates a veth pair whose peer is born inside `peer_netns` as
+    /// `peer_name`, this end up and a port of `master`, in one request: the
+    /// kernel applies the ifinfomsg flags, then IFLA_MASTER, after
+    /// registering the pair (rtnl_newlink_create), and unregisters it if
+    /// either fails, so no half-configured veth is left behind. The peer
+    /// cannot be brought up the same way: veth_newlink configures it before
+    /// the two ends are linked, and opening it then fails with ENOTCONN.
     pub fn create_veth(
         &mut self,
         name: &str,
         peer_name: &str,
         peer_netns: RawFd,
         mtu: Option<u32>,
+        master: u32,
     ) -> io::Result<()> {
-        let mut m = Msg::new(RTM_NEWLINK, F_CREATE | F_EXCL, &ifinfo(0, 0, 0, 0));
+        let mut m = Msg::new(
+            RTM_NEWLINK,
+            F_CREATE | F_EXCL,
+            &ifinfo(0, 0, IFF_UP, IFF_UP),
+        );
         m.attr_str(IFLA_IFNAME, name);
         if let Some(mtu) = mtu {
             m.attr_u32(IFLA_MTU, mtu);
         }
+        m.attr_u32(IFLA_MASTER, master);
         let li = m.begin(IFLA_LINKINFO);
         m.attr_str(IFLA_INFO_KIND, "veth");
         let data = m.begin(IFLA_INFO_DATA);
