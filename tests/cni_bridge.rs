@@ -438,3 +438,39 @@ fn bridge_check_detects_missing_veth_route_and_rules_and_readd_is_idempotent() {
     assert_eq!(allocations(&node), 0);
     assert!(!node.ruleset().contains("masquerade"));
 }
+
+/// The announcement waits for linkwatch through RTNLGRP_LINK notifications:
+/// while a link has no carrier the wait stays bounded and says no; once the
+/// peer comes up (linkwatch sets IF_OPER_UP asynchronously, after `ip`
+/// returned) it says yes.
+#[test]
+fn wait_oper_up_follows_linkwatch_notifications() {
+    if !can_run_netns() {
+        return;
+    }
+    let ns = Netns::new("prw");
+    ns.ok(&[
+        "ip", "link", "add", "wa", "type", "veth", "peer", "name", "wb",
+    ]);
+    ns.ok(&["ip", "link", "set", "wa", "up"]);
+    let path = ns.path();
+    let (ready_tx, ready) = std::sync::mpsc::channel::<()>();
+    let waiter = std::thread::spawn(move || {
+        let f = std::fs::File::open(&path).unwrap();
+        podroute::cni::netns::enter(&f).unwrap();
+        let mut nl = podroute::cni::netlink::Netlink::open().unwrap();
+        let early = nl
+            .wait_oper_up("wa", std::time::Duration::from_millis(100))
+            .unwrap();
+        ready_tx.send(()).unwrap();
+        let later = nl
+            .wait_oper_up("wa", std::time::Duration::from_secs(20))
+            .unwrap();
+        (early, later)
+    });
+    ready.recv().unwrap();
+    ns.ok(&["ip", "link", "set", "wb", "up"]);
+    let (early, later) = waiter.join().unwrap();
+    assert!(!early, "reported up without carrier");
+    assert!(later, "never saw the link come up");
+}

@@ -140,6 +140,70 @@ pub fn announce(fd: &OwnedFd, index: u32, mac: &[u8], ips: &[IpAddr]) -> io::Res
     Ok(())
 }
 
+/// Closes a [`packet_socket`] without making the caller wait for it.
+///
+/// The last close of an AF_PACKET socket runs `packet_release`, which calls
+/// `synchronize_net()`: a full RCU grace period (milliseconds, far more on a
+/// loaded machine) that the plugin, and so the runtime, would sit through at
+/// exit. A forked child takes over the socket; it closes every other
+/// descriptor (so the runtime's stdout/stderr pipes see EOF when the plugin
+/// exits), waits until the plugin is gone (EOF on a pipe only the plugin
+/// holds), and pays the grace period detached. If the plugin is killed the
+/// pipe closes all the same, so the child never outlives it by more than one
+/// grace period. Without a fork, the socket is closed here.
+pub fn close_detached(fd: OwnedFd) {
+    let mut p = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 writes two descriptors into `p`.
+    if unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return;
+    }
+    let (r, w) = (p[0], p[1]);
+    let keep = fd.as_raw_fd();
+    // SAFETY: the child runs only async-signal-safe calls (close_range, read, _exit).
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: raw syscalls on descriptors of this (child) process only.
+        unsafe {
+            let (lo, hi) = (keep.min(r) as libc::c_uint, keep.max(r) as libc::c_uint);
+            close_range(0, lo.wrapping_sub(1), lo > 0);
+            close_range(lo + 1, hi - 1, hi > lo + 1);
+            close_range(hi + 1, libc::c_uint::MAX, true);
+            let mut b = 0u8;
+            while libc::read(r, (&mut b as *mut u8).cast(), 1) < 0
+                && *libc::__errno_location() == libc::EINTR
+            {}
+            libc::_exit(0);
+        }
+    }
+    // SAFETY: `r` is ours; in the parent only the child needs it.
+    unsafe { libc::close(r) };
+    if pid < 0 {
+        // SAFETY: `w` is ours and no child holds it.
+        unsafe { libc::close(w) };
+        drop(fd);
+        return;
+    }
+    // The write end stays open until this process exits; dropping `fd`
+    // here is not its last reference, so it returns at once.
+    drop(fd);
+}
+
+/// close_range(2) of [first, last] when `doit`; falls back to a loop on
+/// kernels before 5.9 (ENOSYS). Async-signal-safe.
+unsafe fn close_range(first: libc::c_uint, last: libc::c_uint, doit: bool) {
+    if !doit || first > last {
+        return;
+    }
+    // SAFETY: close_range only closes descriptors of the calling process.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
+    if rc != 0 {
+        for fd in first..=last.min(4095) {
+            // SAFETY: as above.
+            unsafe { libc::close(fd as libc::c_int) };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -168,8 +168,8 @@ fn enter_pod(ns: &File) -> Result<PodNs, CniError> {
 
 /// Everything ADD does besides IPAM. The IPAM delegate is already running
 /// (`pending`): bridge and veth work overlaps with it, and only the address
-/// configuration waits for its result. The pod interface comes up before
-/// IPAM answers, so linkwatch (which activates the qdisc and the bridge port
+/// configuration waits for its result. Both veth ends come up before IPAM
+/// answers, so linkwatch (which activates the qdisc and the bridge port
 /// asynchronously after carrier-on) is done by the time we announce.
 /// `created_veth` tells the rollback what exists.
 pub(crate) fn attach(
@@ -200,7 +200,7 @@ pub(crate) fn attach(
     nl.delete_link(&host)
         .map_err(|e| nl_err("cannot remove stale veth", e))?;
     use std::os::fd::AsRawFd;
-    match nl.create_veth(&host, &env.ifname, ns.as_raw_fd(), conf.mtu) {
+    match nl.create_veth(&host, &env.ifname, ns.as_raw_fd(), conf.mtu, br.index) {
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
             return Err(CniError::new(
                 ErrorCode::InvalidEnvironment,
@@ -214,8 +214,6 @@ pub(crate) fn attach(
         .link_by_name(&host)
         .map_err(|e| nl_err("cannot look up veth", e))?
         .ok_or_else(|| CniError::new(ErrorCode::NetlinkFailure, "veth vanished"))?;
-    nl.set_link(hl.index, IFF_UP, IFF_UP, Some(br.index), None)
-        .map_err(|e| nl_err("cannot attach veth to bridge", e))?;
     nl.set_alias(
         hl.index,
         &names::veth_alias(&conf.name, &env.container_id, &env.ifname),
@@ -295,6 +293,7 @@ pub(crate) fn attach(
         let addrs: Vec<IpAddr> = ips.iter().map(|c| c.address.addr()).collect();
         let _ = announce::announce(&packet, pod.index, &pod.mac, &addrs);
     }
+    announce::close_detached(packet);
     if conf.ip_masq {
         let subnets: Vec<IpNet> = ips.iter().map(|c| c.address.trunc()).collect();
         attach_state(conf)?.ensure_masq(&subnets, &conf.cluster_cidrs)?;

@@ -12,6 +12,7 @@ const RTM_NEWLINK: u16 = 16;
 const RTM_DELLINK: u16 = 17;
 const RTM_GETLINK: u16 = 18;
 const RTM_SETLINK: u16 = 19;
+const RTNLGRP_LINK: u32 = 1;
 const IFLA_ADDRESS: u16 = 1;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_MTU: u16 = 4;
@@ -135,20 +136,44 @@ impl Netlink {
 
     /// Waits (bounded) until linkwatch has processed the carrier of `name`:
     /// only then are its qdisc active and, for a bridge port, its port state
-    /// forwarding. Returns whether it got there.
+    /// forwarding. Returns whether it got there. Usually it already has; if
+    /// not, the wait sleeps on RTNLGRP_LINK notifications (linkwatch sends
+    /// one when it sets IF_OPER_UP) instead of polling, so a loaded machine
+    /// is not made busier by the very wait for its kworker. The group is
+    /// joined before the second look, so the notification cannot slip
+    /// between the look and the wait.
     pub fn wait_oper_up(&mut self, name: &str, timeout: std::time::Duration) -> io::Result<bool> {
+        let is_up = |l: &Link| l.operstate == IF_OPER_UP;
+        let Some(link) = self.link_by_name(name)? else {
+            return Ok(false);
+        };
+        if is_up(&link) {
+            return Ok(true);
+        }
+        self.join_group(RTNLGRP_LINK)?;
         let deadline = std::time::Instant::now() + timeout;
         loop {
-            if self
-                .link_by_name(name)?
-                .is_some_and(|l| l.operstate == IF_OPER_UP)
-            {
-                return Ok(true);
+            match self.link_by_name(name) {
+                Ok(Some(l)) if is_up(&l) => return Ok(true),
+                Ok(Some(_)) => {}
+                Ok(None) => return Ok(false),
+                // Dropped notifications are reported on the next receive,
+                // whichever it is: ask again.
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => continue,
+                Err(e) => return Err(e),
             }
-            if std::time::Instant::now() > deadline {
-                return Ok(false);
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let got = self.wait_notifications(left, |ty, p| {
+                ty == RTM_NEWLINK
+                    && parse_link(p).is_some_and(|l| l.index == link.index && is_up(&l))
+            });
+            match got {
+                Ok(true) => return Ok(true),
+                Ok(false) => return Ok(false),
+                // Notifications were dropped (ENOBUFS): look again.
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {}
+                Err(e) => return Err(e),
             }
-            std::thread::sleep(std::time::Duration::from_micros(50));
         }
     }
 
@@ -178,19 +203,31 @@ impl Netlink {
         self.request(m)
     }
 
-    /// Creates a veth pair whose peer is born inside `peer_netns` as `peer_name`.
+    /// Creates a veth pair whose peer is born inside `peer_netns` as
+    /// `peer_name`, this end up and a port of `master`, in one request: the
+    /// kernel applies the ifinfomsg flags, then IFLA_MASTER, after
+    /// registering the pair (rtnl_newlink_create), and unregisters it if
+    /// either fails, so no half-configured veth is left behind. The peer
+    /// cannot be brought up the same way: veth_newlink configures it before
+    /// the two ends are linked, and opening it then fails with ENOTCONN.
     pub fn create_veth(
         &mut self,
         name: &str,
         peer_name: &str,
         peer_netns: RawFd,
         mtu: Option<u32>,
+        master: u32,
     ) -> io::Result<()> {
-        let mut m = Msg::new(RTM_NEWLINK, F_CREATE | F_EXCL, &ifinfo(0, 0, 0, 0));
+        let mut m = Msg::new(
+            RTM_NEWLINK,
+            F_CREATE | F_EXCL,
+            &ifinfo(0, 0, IFF_UP, IFF_UP),
+        );
         m.attr_str(IFLA_IFNAME, name);
         if let Some(mtu) = mtu {
             m.attr_u32(IFLA_MTU, mtu);
         }
+        m.attr_u32(IFLA_MASTER, master);
         let li = m.begin(IFLA_LINKINFO);
         m.attr_str(IFLA_INFO_KIND, "veth");
         let data = m.begin(IFLA_INFO_DATA);

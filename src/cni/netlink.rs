@@ -253,6 +253,96 @@ impl Netlink {
         }
     }
 
+    /// Joins multicast group `group` (RTNLGRP_*): the kernel's notifications
+    /// then arrive on this socket too, with sequence number 0, which
+    /// replies to our own requests never carry (they start at 2). If they
+    /// overflow the socket buffer, the next receive fails with ENOBUFS, so
+    /// keep such a socket for waiting, not for further requests.
+    pub fn join_group(&mut self, group: u32) -> io::Result<()> {
+        // SAFETY: setsockopt with a correctly sized u32.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                SOL_NETLINK,
+                libc::NETLINK_ADD_MEMBERSHIP,
+                (&group as *const u32).cast(),
+                std::mem::size_of::<u32>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Waits up to `timeout` for notifications and hands each (type,
+    /// payload) to `f` until it returns true; false on timeout. ENOBUFS (the
+    /// kernel dropped notifications) is returned so the caller can re-query.
+    pub fn wait_notifications(
+        &mut self,
+        timeout: std::time::Duration,
+        mut f: impl FnMut(u16, &[u8]) -> bool,
+    ) -> io::Result<bool> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            let mut pfd = libc::pollfd {
+                fd: self.fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+            // SAFETY: one valid pollfd.
+            let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if rc < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            if rc == 0 {
+                continue;
+            }
+            // SAFETY: buf is valid for its length.
+            let n = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    self.buf.as_mut_ptr().cast(),
+                    self.buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
+                ) {
+                    continue;
+                }
+                return Err(e);
+            }
+            let mut rest = &self.buf[..n as usize];
+            while rest.len() >= HDR {
+                let len = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+                let ty = u16::from_ne_bytes([rest[4], rest[5]]);
+                let mseq = u32::from_ne_bytes([rest[8], rest[9], rest[10], rest[11]]);
+                if len < HDR || len > rest.len() {
+                    break;
+                }
+                let payload = &rest[HDR..len];
+                rest = &rest[align(len).min(rest.len())..];
+                if mseq == 0 && f(ty, payload) {
+                    return Ok(true);
+                }
+            }
+        }
+    }
+
     /// Sends a request and waits for its ACK.
     pub fn request(&mut self, mut msg: Msg) -> io::Result<()> {
         let flags = u16::from_ne_bytes([msg.buf[6], msg.buf[7]]) | F_ACK;
