@@ -48,17 +48,7 @@ fn version_of(stdin: &[u8]) -> String {
 }
 
 fn dispatch(plugin: &dyn Plugin, stdin: &[u8]) -> Result<Option<String>, CniError> {
-    dispatch_env(plugin, &CniEnv::from_process()?, stdin)
-}
-
-/// What the plugin's process would print on stdout for `env` and `stdin`
-/// (`None` for commands that print nothing), or its error: the whole CNI
-/// call without the process around it, for running a delegate in-process.
-pub fn dispatch_env(
-    plugin: &dyn Plugin,
-    env: &CniEnv,
-    stdin: &[u8],
-) -> Result<Option<String>, CniError> {
+    let env = CniEnv::from_process()?;
     if env.command == Command::Version {
         // VERSION must answer even for configs it cannot parse (spec "VERSION").
         return Ok(Some(version::version_json(&version_of(stdin))));
@@ -84,7 +74,7 @@ pub fn dispatch_env(
         _ => {}
     }
     let call = Call {
-        env,
+        env: &env,
         version,
         base: &base,
         stdin,
