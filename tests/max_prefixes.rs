@@ -5,7 +5,7 @@ mod common;
 use std::sync::atomic::Ordering;
 
 use common::raw_bgp::{RawSpeaker, good_attrs, update_body};
-use common::{Agent, DEADLINE, Ns, wait_until};
+use common::{Agent, DEADLINE, wait_until};
 use podroute::bgp::ErrorCode;
 use podroute::bgp::notification::CeaseSubcode;
 
@@ -14,11 +14,7 @@ fn exceeding_the_limit_closes_with_cease_and_the_peer_comes_back() {
     if !common::prerequisites(&[]) {
         return;
     }
-    let pr = Ns::new("pr");
-    let spk = Ns::new("spk");
-    common::veth(&pr, "eth0", &spk, "eth0");
-    pr.addr("eth0", "198.18.0.1/24");
-    spk.addr("eth0", "198.18.0.2/24");
+    let (pr, spk) = common::linked_pair("pr", "spk");
     let agent = Agent::start(
         &pr,
         "n1",

@@ -40,12 +40,7 @@ fn agent_with(ns: &Ns, password: Option<&str>) -> Agent {
 }
 
 fn pair() -> (Ns, Ns) {
-    let pr = Ns::new("pr");
-    let fr = Ns::new("frr");
-    common::veth(&pr, "eth0", &fr, "eth0");
-    pr.addr("eth0", "198.18.0.1/24");
-    fr.addr("eth0", "198.18.0.2/24");
-    (pr, fr)
+    common::linked_pair("pr", "frr")
 }
 
 #[test]

@@ -2,9 +2,10 @@
 //!
 //! A packet from a directly connected eBGP peer arrives with TTL 255; one
 //! from farther away cannot, whatever the sender does. The kernel filters
-//! on `IP_MINTTL` / `IPV6_MINHOPCOUNT`: set on a connecting socket before
-//! `connect` (the SYN-ACK is checked), and on an accepted socket at once
-//! (everything after the handshake, OPEN included, is checked), as FRR does.
+//! on `IP_MINTTL` / `IPV6_MINHOPCOUNT`, set on the connecting socket before
+//! `connect`, so every segment from the SYN-ACK on is checked. A GTSM peer's
+//! own connections are refused (see the peer task): on a shared listening
+//! socket a filter could only be set after the first segments arrived.
 
 use std::io;
 use std::os::fd::RawFd;

@@ -487,22 +487,17 @@ impl Peer {
         }
     }
 
-    /// GTSM on an accepted connection: its handshake passed the listener;
-    /// the OPEN and all that follows is checked from here on. A connection
-    /// that cannot be protected is dropped, not run unprotected.
-    fn protect_inbound(&mut self, stream: &TcpStream) -> bool {
-        let Some(hops) = self.settings.ttl_security else {
-            return true;
-        };
-        let v6 = stream.local_addr().is_ok_and(|l| l.is_ipv6());
-        match super::gtsm::enable(std::os::fd::AsRawFd::as_raw_fd(stream), v6, hops) {
-            Ok(()) => true,
-            Err(e) => {
-                warn!(peer = %self.addr(), error = %e, "GTSM socket options failed; connection dropped");
-                self.last_error = Some(format!("GTSM: {e}"));
-                false
-            }
+    /// With GTSM an incoming connection is refused: the listening socket is
+    /// shared with peers that do not use GTSM, so its segments cannot be
+    /// filtered from the first one, and whatever arrived before a filter is
+    /// set on the accepted socket would pass unchecked. The session runs on
+    /// the connection we open, filtered by the kernel from the SYN-ACK on.
+    fn protect_inbound(&mut self, _stream: &TcpStream) -> bool {
+        if self.settings.ttl_security.is_some() {
+            debug!(peer = %self.addr(), "incoming connection refused: with GTSM only our own connection is used");
+            return false;
         }
+        true
     }
 
     fn add_conn(&mut self, stream: TcpStream) -> ConnId {

@@ -357,6 +357,12 @@ impl Config {
                     format!("{} is configured twice", p.address),
                 ));
             }
+            if p.ttl_security.is_some() && p.passive {
+                return Err((
+                    format!("bgp.peers[{i}].ttl_security"),
+                    "GTSM needs podroute to open the connection (every segment is then filtered); it cannot be passive".into(),
+                ));
+            }
             if p.ttl_security.is_some() && p.asn == self.node.asn {
                 return Err((
                     format!("bgp.peers[{i}].ttl_security"),

@@ -286,6 +286,8 @@ fn ttl_security_is_for_ebgp_peers() {
     assert_eq!(c.bgp.peers[1].ttl_security, Some(Hops(1)));
     let e = err(&MESH_NODE1.replace("hold_time = 30", "ttl_security = 1"));
     assert_eq!(e.key, "bgp.peers[1].ttl_security");
+    let e = err(&ebgp.replace("ttl_security = 1", "ttl_security = 1\npassive = true"));
+    assert!(e.reason.contains("cannot be passive"), "{e}");
     let e = err(&ebgp.replace("ttl_security = 1", "ttl_security = 0"));
     assert!(e.reason.contains("1 to 254"), "{e}");
 }

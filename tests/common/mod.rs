@@ -300,6 +300,17 @@ pub fn veth(a: &Ns, a_dev: &str, b: &Ns, b_dev: &str) {
     b.ip(&format!("link set {b_dev} up"));
 }
 
+/// Two namespaces (roles `a`, `b`) joined by `eth0` with 198.18.0.1/24 and
+/// 198.18.0.2/24: podroute and one peer, the common test shape.
+pub fn linked_pair(a: &str, b: &str) -> (Ns, Ns) {
+    let na = Ns::new(a);
+    let nb = Ns::new(b);
+    veth(&na, "eth0", &nb, "eth0");
+    na.addr("eth0", "198.18.0.1/24");
+    nb.addr("eth0", "198.18.0.2/24");
+    (na, nb)
+}
+
 /// A bridge `br0` in `hub` with one veth port per member; each member's
 /// end is `dev`, up.
 pub fn bridge(hub: &Ns, members: &[(&Ns, &str)]) {
