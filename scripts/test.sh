@@ -18,8 +18,17 @@ command -v iptables >/dev/null || need+=(iptables)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "installing: ${need[*]}"
+        # Keep the packages' services (FRR, BIRD) from starting in the root
+        # namespace during the install: the tests run their own, in namespaces.
+        added_policy=""
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+            chmod +x /usr/sbin/policy-rc.d
+            added_policy=1
+        fi
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+        [ -z "$added_policy" ] || rm -f /usr/sbin/policy-rc.d
     else
         echo "missing packages (${need[*]}); tests that need them will skip unless CI=true"
     fi
