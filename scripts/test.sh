@@ -25,10 +25,14 @@ if [ ${#need[@]} -gt 0 ]; then
             printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
             chmod +x /usr/sbin/policy-rc.d
             added_policy=1
+            trap 'rm -f /usr/sbin/policy-rc.d' EXIT
         fi
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-        [ -z "$added_policy" ] || rm -f /usr/sbin/policy-rc.d
+        if [ -n "$added_policy" ]; then
+            rm -f /usr/sbin/policy-rc.d
+            trap - EXIT
+        fi
     else
         echo "missing packages (${need[*]}); tests that need them will skip unless CI=true"
     fi
