@@ -277,11 +277,13 @@ impl Agent {
             return;
         }
         let globals_changed = new.node != old.node
-            || new.cluster != old.cluster
             || new.bgp.hold_time != old.bgp.hold_time
             || new.bgp.connect_retry != old.bgp.connect_retry
-            || new.bgp.cluster_id != old.bgp.cluster_id
-            || new.bgp.import != old.bgp.import;
+            || new.bgp.cluster_id != old.bgp.cluster_id;
+        // The import policy (filters, pod pools) changes without a reset:
+        // peers are asked to send their routes again (ROUTE-REFRESH, RFC
+        // 2918), which the new policy then judges.
+        let import_changed = new.bgp.import != old.bgp.import || new.cluster != old.cluster;
         self.config = new.clone();
         if globals_changed {
             warn!("node, cluster or global BGP settings changed: restarting every session");
@@ -311,6 +313,10 @@ impl Agent {
             return;
         }
         let _ = self.rib.send(RibInput::Config(new.clone())).await;
+        if import_changed {
+            info!("import policy changed: asking peers to refresh their routes");
+            let _ = self.rib.send(RibInput::Import(new.clone())).await;
+        }
         let wanted: HashMap<IpAddr, &PeerConfig> =
             new.bgp.peers.iter().map(|p| (p.address, p)).collect();
         let running: Vec<IpAddr> = self.peers.keys().copied().collect();

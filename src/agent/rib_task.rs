@@ -22,6 +22,9 @@ pub enum RibInput {
     Control(ControlRequest),
     /// The configuration was reloaded: peers may have been added, changed or removed.
     Config(Arc<Config>),
+    /// The import policy changed: apply it and ask every established peer
+    /// to send its routes again.
+    Import(Arc<Config>),
     /// A peer was removed from the configuration (its task is stopping).
     PeerRemoved(IpAddr),
     /// Global settings changed: forget every route (the kernel keeps none of
@@ -36,6 +39,10 @@ struct Neighbor {
     since: Instant,
     last_error: Option<String>,
     commands: Option<mpsc::UnboundedSender<PeerCommand>>,
+    /// Families of the established session, and whether the peer takes
+    /// ROUTE-REFRESH.
+    families: Vec<crate::bgp::types::Family>,
+    route_refresh: bool,
 }
 
 pub struct RibTask {
@@ -107,6 +114,12 @@ impl RibTask {
                     self.neighbors.clear();
                 }
                 RibInput::Config(c) => self.config = c,
+                RibInput::Import(c) => {
+                    self.rib
+                        .set_import(crate::bgp::rib::ImportPolicy::new(c.clone()));
+                    self.config = c;
+                    self.request_refresh();
+                }
                 RibInput::PeerRemoved(addr) => {
                     self.neighbors.remove(&addr);
                     let out = self.rib.peer_down(addr);
@@ -130,6 +143,8 @@ impl RibTask {
             since: Instant::now(),
             last_error: None,
             commands: None,
+            families: Vec::new(),
+            route_refresh: false,
         })
     }
 
@@ -160,6 +175,8 @@ impl RibTask {
                 };
                 let n = self.neighbor(peer);
                 n.commands = Some(commands);
+                n.families = negotiated.families.clone();
+                n.route_refresh = negotiated.route_refresh;
                 n.state = State::Established;
                 n.since = Instant::now();
                 let info = PeerInfo {
@@ -196,6 +213,42 @@ impl RibTask {
                 }
                 let out = self.rib.peer_down(peer);
                 self.dispatch(out);
+            }
+        }
+    }
+
+    /// ROUTE-REFRESH for every family of every established peer that takes
+    /// it; a peer that does not is restarted, the only way to get its
+    /// routes judged again.
+    fn request_refresh(&mut self) {
+        use crate::bgp::message::Message;
+        use crate::bgp::route_refresh::RouteRefresh;
+        for (addr, n) in &self.neighbors {
+            let Some(tx) = n.commands.as_ref() else {
+                continue;
+            };
+            if n.route_refresh {
+                let ctx = crate::bgp::CodecContext::default();
+                let messages = n
+                    .families
+                    .iter()
+                    .filter_map(|f| {
+                        Message::RouteRefresh(RouteRefresh::request(*f))
+                            .to_bytes(&ctx)
+                            .ok()
+                    })
+                    .map(bytes::Bytes::from)
+                    .collect();
+                info!(peer = %addr, "route refresh requested");
+                let _ = tx.send(PeerCommand::Send(messages));
+            } else {
+                warn!(peer = %addr, "peer does not support route refresh: restarting its session for the new import policy");
+                let _ = tx.send(PeerCommand::Restart(
+                    crate::bgp::notification::Notification::cease(
+                        crate::bgp::notification::CeaseSubcode::OtherConfigurationChange,
+                        [],
+                    ),
+                ));
             }
         }
     }

@@ -49,6 +49,8 @@ pub enum PeerCommand {
     Send(Vec<Bytes>),
     /// Close with this NOTIFICATION and end the task.
     Stop(Notification),
+    /// Close with this NOTIFICATION and start again at once.
+    Restart(Notification),
     /// Too many prefixes: close with this Cease (RFC 4486), stay down, and
     /// start again after `restart_after` (never, with `None`).
     PrefixLimit {
@@ -195,6 +197,10 @@ impl Peer {
                     Some(PeerCommand::Stop(n)) => {
                         self.feed(Event::Stop(n)).await;
                         break;
+                    }
+                    Some(PeerCommand::Restart(n)) => {
+                        self.feed(Event::Stop(n)).await;
+                        self.feed(Event::Start).await;
                     }
                     Some(PeerCommand::PrefixLimit { notification, restart_after }) => {
                         let text = match restart_after {

@@ -163,6 +163,12 @@ impl Rib {
         &self.config
     }
 
+    /// Replaces the import policy. Routes already accepted are judged again
+    /// when their peer re-sends them (the agent asks with ROUTE-REFRESH).
+    pub fn set_import(&mut self, import: ImportPolicy) {
+        self.config.import = import;
+    }
+
     /// Number of prefixes in the Loc-RIB.
     pub fn len(&self) -> usize {
         self.loc.len()
