@@ -371,7 +371,15 @@ impl Peer {
                 let limit = self.settings.session.connect_retry;
                 let key = self.settings.password.clone();
                 let gtsm = self.settings.ttl_security;
-                self.connecting = Some(tokio::spawn(connect(remote, local, limit, key, gtsm)));
+                let user_timeout = self.user_timeout();
+                self.connecting = Some(tokio::spawn(connect(
+                    remote,
+                    local,
+                    limit,
+                    key,
+                    gtsm,
+                    user_timeout,
+                )));
             }
             Action::Send(id, message) => {
                 if let Message::Notification(n) = &message {
@@ -506,7 +514,19 @@ impl Peer {
         true
     }
 
+    /// How long sent data may stay unacknowledged before the kernel gives
+    /// the connection up: the hold time we offer (at least 10 s), so a peer
+    /// that vanished is noticed on the sending side as soon as on the
+    /// receiving side, even while our queue is full and no KEEPALIVE of ours
+    /// can leave.
+    fn user_timeout(&self) -> Duration {
+        Duration::from_secs(u64::from(self.settings.session.local_open.hold_time).max(10))
+    }
+
     fn add_conn(&mut self, stream: TcpStream) -> ConnId {
+        if let Err(e) = bound_unacked_data(&socket2::SockRef::from(&stream), self.user_timeout()) {
+            warn!(peer = %self.addr(), error = %e, "TCP_USER_TIMEOUT not set");
+        }
         let id = ConnId(self.next_id);
         self.next_id += 1;
         let _ = stream.set_nodelay(true);
@@ -527,6 +547,12 @@ impl Peer {
         );
         id
     }
+}
+
+/// TCP_USER_TIMEOUT (RFC 5482): unacknowledged data older than `timeout`
+/// closes the connection.
+fn bound_unacked_data(socket: &socket2::SockRef<'_>, timeout: Duration) -> io::Result<()> {
+    socket.set_tcp_user_timeout(Some(timeout))
 }
 
 /// Whether this namespace's kernel dropped TCP segments that carried an
@@ -561,6 +587,7 @@ async fn connect(
     limit: Duration,
     key: Option<crate::config::Password>,
     gtsm: Option<u8>,
+    user_timeout: Duration,
 ) -> io::Result<TcpStream> {
     let socket = if remote.is_ipv4() {
         TcpSocket::new_v4()?
@@ -578,6 +605,7 @@ async fn connect(
         super::gtsm::enable(socket.as_raw_fd(), remote.is_ipv6(), hops)
             .map_err(|e| io::Error::other(format!("GTSM socket options: {e}")))?;
     }
+    bound_unacked_data(&socket2::SockRef::from(&socket), user_timeout)?;
     if let Some(local) = local {
         socket.bind(SocketAddr::new(local, 0))?;
     }
@@ -640,4 +668,17 @@ async fn write_loop(mut write: tokio::net::tcp::OwnedWriteHalf, mut queue: mpsc:
         }
     }
     let _ = write.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unacked_data_is_bounded_on_a_real_socket() {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let r = socket2::SockRef::from(&socket);
+        bound_unacked_data(&r, Duration::from_secs(90)).unwrap();
+        assert_eq!(r.tcp_user_timeout().unwrap(), Some(Duration::from_secs(90)));
+    }
 }
