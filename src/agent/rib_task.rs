@@ -101,10 +101,7 @@ impl RibTask {
                         .rib
                         .desired_fib()
                         .into_iter()
-                        .map(|c| FibChange {
-                            prefix: c.prefix,
-                            next_hops: Arc::from(Vec::new()),
-                        })
+                        .map(|c| FibChange::remove(c.prefix))
                         .collect();
                     if !gone.is_empty() {
                         let _ = self.fib.send(FibRequest::Apply(gone));

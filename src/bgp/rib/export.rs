@@ -150,15 +150,9 @@ impl Rib {
         if let Some(Some(slot)) = self.slots.get_mut(usize::from(index)) {
             slot.out.sent.retain(|p, _| family_of(p) != family);
         }
-        let prefixes: Vec<IpNet> = self
-            .config
-            .own_prefixes
-            .iter()
-            .copied()
-            .chain(self.loc.keys())
-            .filter(|p| family_of(p) == family)
-            .collect();
-        let messages = self.export_to(index, prefixes.into_iter(), false);
+        let prefixes = self.exportable_prefixes();
+        let of_family = prefixes.into_iter().filter(|p| family_of(p) == family);
+        let messages = self.export_to(index, of_family, false);
         if messages.is_empty() {
             return Vec::new();
         }

@@ -88,6 +88,16 @@ pub struct FibChange {
     pub next_hops: NextHops,
 }
 
+impl FibChange {
+    /// Remove `prefix` from the kernel.
+    pub fn remove(prefix: IpNet) -> Self {
+        FibChange {
+            prefix,
+            next_hops: no_next_hops(),
+        }
+    }
+}
+
 /// Work the RIB hands out.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RibOutput {
@@ -222,12 +232,8 @@ impl Rib {
             over_limit: None,
             limit_reported: false,
         });
-        let prefixes: Vec<IpNet> = self.loc.keys().collect();
-        let messages = self.export_to(
-            index16,
-            self.config.own_prefixes.clone().into_iter().chain(prefixes),
-            true,
-        );
+        let prefixes = self.exportable_prefixes();
+        let messages = self.export_to(index16, prefixes.into_iter(), true);
         if !messages.is_empty() {
             out.push(RibOutput::Send {
                 peer: addr,
@@ -235,6 +241,16 @@ impl Rib {
             });
         }
         out
+    }
+
+    /// Every prefix a peer may hear of: the node's own, then the Loc-RIB's.
+    fn exportable_prefixes(&self) -> Vec<IpNet> {
+        self.config
+            .own_prefixes
+            .iter()
+            .copied()
+            .chain(self.loc.keys())
+            .collect()
     }
 
     /// The session ended: everything learned from the peer goes.
@@ -429,19 +445,9 @@ impl Rib {
                 None => return Edit::None,
             }
         };
-        let hops_before = fib_next_hops(dest, slots, config);
-        let best_before = best_key(dest, slots, config);
+        let before = Snapshot::of(dest, slots, config);
         let what = edit(dest);
-        let hops_after = fib_next_hops(dest, slots, config);
-        if hops_after != hops_before {
-            batch.out.push(RibOutput::Fib(FibChange {
-                prefix,
-                next_hops: hops_after,
-            }));
-        }
-        if best_key(dest, slots, config) != best_before {
-            batch.best_moved.push(prefix);
-        }
+        before.record_change(prefix, dest, slots, config, batch);
         if dest.paths.is_empty() {
             loc.remove(&prefix);
         }
@@ -513,32 +519,21 @@ impl Rib {
             .filter(|(_, d)| d.paths.iter().any(|p| p.attrs.next_hop == next_hop))
             .map(|(p, _)| p)
             .collect();
-        let before: Vec<(NextHops, BestKey)> = affected
-            .iter()
-            .filter_map(|p| self.loc.get(p))
-            .map(|d| {
-                (
-                    fib_next_hops(d, &self.slots, &self.config),
-                    best_key(d, &self.slots, &self.config),
-                )
+        let before: Vec<(IpNet, Snapshot)> = affected
+            .into_iter()
+            .filter_map(|p| {
+                Some((
+                    p,
+                    Snapshot::of(self.loc.get(&p)?, &self.slots, &self.config),
+                ))
             })
             .collect();
         flag.set(reachable, metric);
-        tracing::info!(%next_hop, reachable, metric, prefixes = affected.len(), "next hop resolution changed");
+        tracing::info!(%next_hop, reachable, metric, prefixes = before.len(), "next hop resolution changed");
         let mut batch = Batch::default();
-        for (prefix, (hops_before, best_before)) in affected.into_iter().zip(before) {
-            let Some(dest) = self.loc.get(&prefix) else {
-                continue;
-            };
-            let hops = fib_next_hops(dest, &self.slots, &self.config);
-            if hops != hops_before {
-                batch.out.push(RibOutput::Fib(FibChange {
-                    prefix,
-                    next_hops: hops,
-                }));
-            }
-            if best_key(dest, &self.slots, &self.config) != best_before {
-                batch.best_moved.push(prefix);
+        for (prefix, snapshot) in before {
+            if let Some(dest) = self.loc.get(&prefix) {
+                snapshot.record_change(prefix, dest, &self.slots, &self.config, &mut batch);
             }
         }
         self.finish(batch)
@@ -639,6 +634,43 @@ enum Edit {
 /// Identifies the best path (its peer, path ID and attribute set), to
 /// notice when it moves without cloning it.
 type BestKey = Option<(u16, u32, *const RouteAttrs)>;
+
+/// What a destination looks like to the kernel and to peers, before a change.
+struct Snapshot {
+    hops: NextHops,
+    best: BestKey,
+}
+
+impl Snapshot {
+    fn of(dest: &Dest, slots: &[Option<PeerSlot>], config: &RibConfig) -> Self {
+        Snapshot {
+            hops: fib_next_hops(dest, slots, config),
+            best: best_key(dest, slots, config),
+        }
+    }
+
+    /// Records in `batch` what changed since the snapshot: a kernel change
+    /// where the next hops moved, a re-advertisement where the best path did.
+    fn record_change(
+        self,
+        prefix: IpNet,
+        dest: &Dest,
+        slots: &[Option<PeerSlot>],
+        config: &RibConfig,
+        batch: &mut Batch,
+    ) {
+        let hops = fib_next_hops(dest, slots, config);
+        if hops != self.hops {
+            batch.out.push(RibOutput::Fib(FibChange {
+                prefix,
+                next_hops: hops,
+            }));
+        }
+        if best_key(dest, slots, config) != self.best {
+            batch.best_moved.push(prefix);
+        }
+    }
+}
 
 fn best_key(dest: &Dest, slots: &[Option<PeerSlot>], config: &RibConfig) -> BestKey {
     best_path(dest, slots, config).map(|p| (p.peer, p.path_id, Arc::as_ptr(&p.attrs)))
