@@ -51,18 +51,38 @@ pub enum AgentError {
     Stopped(&'static str),
 }
 
-/// Runs the agent in the foreground until SIGTERM or SIGINT.
+/// Runs the agent in the foreground from a TOML file until SIGTERM or
+/// SIGINT; SIGHUP re-reads the file.
 pub fn run(config_path: &Path) -> Result<(), AgentError> {
     let config = Config::load(config_path)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    runtime()?.block_on(serve(config, ConfigSource::File(config_path.to_path_buf())))
+}
+
+/// The multi-threaded runtime the agent runs on (two workers: the RIB and
+/// the peers; the FIB has its own thread).
+pub fn runtime() -> Result<tokio::runtime::Runtime, AgentError> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("podroute")
         .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let mut agent = Agent::start(config_path.to_path_buf(), config).await?;
-        agent.run().await
-    })
+        .build()?)
+}
+
+/// Where the running configuration comes from after the start.
+pub enum ConfigSource {
+    /// A TOML file, re-read on SIGHUP.
+    File(PathBuf),
+    /// Whole configurations pushed by another part of the process (the
+    /// Kubernetes watcher); each one is applied like a SIGHUP reload, so
+    /// sessions whose settings did not change keep running.
+    Channel(mpsc::Receiver<Config>),
+}
+
+/// Runs the agent until SIGTERM or SIGINT (or, for a channel source, until
+/// the sender is dropped), applying every new configuration on the way.
+pub async fn serve(config: Config, source: ConfigSource) -> Result<(), AgentError> {
+    let mut agent = Agent::start(config).await?;
+    agent.run(source).await
 }
 
 fn rib_config(config: &Arc<Config>) -> RibConfig {
@@ -116,7 +136,6 @@ struct RunningPeer {
 }
 
 struct Agent {
-    path: PathBuf,
     config: Arc<Config>,
     peers: HashMap<IpAddr, RunningPeer>,
     inbound: InboundMap,
@@ -130,7 +149,7 @@ struct Agent {
 }
 
 impl Agent {
-    async fn start(path: PathBuf, config: Config) -> Result<Agent, AgentError> {
+    async fn start(config: Config) -> Result<Agent, AgentError> {
         let config = Arc::new(config);
         info!(node = %config.node.name, asn = %config.node.asn, router_id = %config.node.router_id, peers = config.bgp.peers.len(), "podroute agent starting");
         let (nh_reports, nh_rx) = mpsc::unbounded_channel();
@@ -183,7 +202,6 @@ impl Agent {
         }
 
         let mut agent = Agent {
-            path,
             config: config.clone(),
             peers: HashMap::new(),
             inbound,
@@ -246,7 +264,7 @@ impl Agent {
         let _ = self.rib.send(RibInput::PeerRemoved(addr)).await;
     }
 
-    async fn run(&mut self) -> Result<(), AgentError> {
+    async fn run(&mut self, mut source: ConfigSource) -> Result<(), AgentError> {
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
         let mut hup = signal(SignalKind::hangup())?;
@@ -254,23 +272,34 @@ impl Agent {
             tokio::select! {
                 _ = term.recv() => break,
                 _ = int.recv() => break,
-                _ = hup.recv() => self.reload().await,
+                _ = hup.recv() => {
+                    if let ConfigSource::File(path) = &source {
+                        match Config::load(path) {
+                            Ok(c) => self.apply(c).await,
+                            Err(e) => error!(error = %e, "reload refused; the running configuration stays"),
+                        }
+                    }
+                }
+                new = async {
+                    match &mut source {
+                        ConfigSource::Channel(rx) => rx.recv().await,
+                        ConfigSource::File(_) => std::future::pending().await,
+                    }
+                } => match new {
+                    Some(c) => self.apply(c).await,
+                    None => break,
+                },
             }
         }
         self.shutdown().await;
         Ok(())
     }
 
-    /// SIGHUP: re-read the file; peers added, removed or changed are
-    /// started, stopped or restarted, and the others keep their sessions.
-    async fn reload(&mut self) {
-        let new = match Config::load(&self.path) {
-            Ok(c) => Arc::new(c),
-            Err(e) => {
-                error!(error = %e, "reload refused; the running configuration stays");
-                return;
-            }
-        };
+    /// A new configuration (SIGHUP or pushed): peers added, removed or
+    /// changed are started, stopped or restarted, and the others keep their
+    /// sessions.
+    async fn apply(&mut self, new: Config) {
+        let new = Arc::new(new);
         let old = self.config.clone();
         if new.fib != old.fib || new.control != old.control || new.bgp.listen != old.bgp.listen {
             error!("reload refused: [fib], [control] and bgp.listen change only with a restart");

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 pub use error::ConfigError;
 pub use values::{
-    ConnectRetry, HoldTime, Hops, MaxPrefixes, NotYetSupported, Password, Percent, PrefixLen,
+    ConnectRetry, HoldTime, Hops, MaxPrefixes, Password, Percent, PrefixLen, RestartTime,
     RouteTable,
 };
 
@@ -73,10 +73,14 @@ pub struct BgpConfig {
     pub hold_time: HoldTime,
     #[serde(default)]
     pub connect_retry: ConnectRetry,
+    /// Graceful restart (RFC 4724) in both roles: keep forwarding through a
+    /// restart of this agent, and keep a restarting peer's routes as stale.
+    #[serde(default = "default_true")]
+    pub graceful_restart: bool,
+    /// Seconds a peer may take to come back after a restart of ours
+    /// (the Restart Time we advertise, at most 4095).
     #[serde(default)]
-    pub graceful_restart: Option<NotYetSupported>,
-    #[serde(default)]
-    pub restart_time: Option<NotYetSupported>,
+    pub restart_time: RestartTime,
     /// Route reflector cluster ID (RFC 4456 §7); defaults to the router ID.
     #[serde(default)]
     pub cluster_id: Option<Ipv4Addr>,
@@ -94,8 +98,8 @@ impl Default for BgpConfig {
             listen: default_listen(),
             hold_time: HoldTime::default(),
             connect_retry: ConnectRetry::default(),
-            graceful_restart: None,
-            restart_time: None,
+            graceful_restart: true,
+            restart_time: RestartTime::default(),
             cluster_id: None,
             import: Vec::new(),
             peers: Vec::new(),
@@ -202,6 +206,33 @@ pub struct PeerConfig {
     /// connected): send with TTL 255, drop what arrives below 256 - hops.
     #[serde(default)]
     pub ttl_security: Option<Hops>,
+    /// Overrides `[bgp] graceful_restart` for this peer.
+    #[serde(default)]
+    pub graceful_restart: Option<bool>,
+}
+
+impl PeerConfig {
+    /// A peer with every optional setting at its default, as a config file
+    /// with only `address` and `asn` would give.
+    pub fn new(address: IpAddr, asn: Asn) -> PeerConfig {
+        PeerConfig {
+            address,
+            asn,
+            port: default_port(),
+            local_address: None,
+            route_reflector_client: false,
+            passive: false,
+            next_hop_self: false,
+            hold_time: None,
+            allow_own_as: 0,
+            password: None,
+            max_prefixes: None,
+            max_prefixes_warning: default_warning(),
+            max_prefixes_restart: default_max_prefix_restart(),
+            ttl_security: None,
+            graceful_restart: None,
+        }
+    }
 }
 
 fn default_port() -> u16 {

@@ -146,24 +146,23 @@ fn bad_values_are_refused() {
 }
 
 #[test]
-fn keys_of_the_next_release_are_refused_not_ignored() {
-    for (key, text) in [
-        (
-            "bgp.graceful_restart",
-            MESH_NODE1.replace(
-                "connect_retry = 1",
-                "connect_retry = 1\ngraceful_restart = true",
-            ),
-        ),
-        (
-            "bgp.restart_time",
-            MESH_NODE1.replace("connect_retry = 1", "connect_retry = 1\nrestart_time = 120"),
-        ),
-    ] {
-        let e = err(&text);
-        assert_eq!(e.key, key, "{e}");
-        assert!(e.reason.contains("not yet supported"), "{e}");
-    }
+fn graceful_restart_keys_are_read_and_checked() {
+    let c = Config::from_toml(&MESH_NODE1.replace(
+        "connect_retry = 1",
+        "connect_retry = 1\ngraceful_restart = false\nrestart_time = 300",
+    ))
+    .expect("valid");
+    assert!(!c.bgp.graceful_restart);
+    assert_eq!(c.bgp.restart_time.seconds(), 300);
+    let c = Config::from_toml(MESH_NODE1).expect("valid");
+    assert!(c.bgp.graceful_restart, "on by default, as Calico's BIRD");
+    assert_eq!(c.bgp.restart_time.seconds(), 120);
+    let e = err(&MESH_NODE1.replace(
+        "connect_retry = 1",
+        "connect_retry = 1\nrestart_time = 4096",
+    ));
+    assert_eq!(e.key, "bgp.restart_time", "{e}");
+    assert!(e.reason.contains("4095"), "{e}");
 }
 
 #[test]

@@ -138,16 +138,36 @@ impl<'de> Deserialize<'de> for RouteTable {
     }
 }
 
-/// A key that is part of the contract but not implemented yet: refused with
-/// a clear message instead of being silently ignored.
+/// The Restart Time of the graceful restart capability (RFC 4724 §3): 12
+/// bits of seconds. Default 120 s, like BIRD and FRR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NotYetSupported {}
+pub struct RestartTime(u16);
 
-impl<'de> Deserialize<'de> for NotYetSupported {
-    fn deserialize<D: Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
-        Err(de::Error::custom(
-            "not yet supported by this podroute version; remove the key",
-        ))
+impl RestartTime {
+    pub fn new(seconds: u16) -> Result<Self, String> {
+        if seconds > 4095 {
+            return Err(format!(
+                "{seconds} s does not fit the 12-bit Restart Time of RFC 4724 §3 (at most 4095)"
+            ));
+        }
+        Ok(RestartTime(seconds))
+    }
+
+    pub fn seconds(self) -> u16 {
+        self.0
+    }
+}
+
+impl Default for RestartTime {
+    fn default() -> Self {
+        RestartTime(120)
+    }
+}
+
+impl<'de> Deserialize<'de> for RestartTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = u16::deserialize(d)?;
+        RestartTime::new(v).map_err(de::Error::custom)
     }
 }
 
