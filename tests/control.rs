@@ -27,6 +27,7 @@ fn state_answer(query: Query) -> Reply {
             origin: "igp".into(),
             from: Some("192.168.1.12".parse().unwrap()),
             reachable: true,
+            stale: false,
         }]),
         Query::Fib => Reply::Fib(vec![FibView {
             prefix: "10.244.1.0/24".parse().unwrap(),

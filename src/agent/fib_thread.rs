@@ -36,6 +36,9 @@ pub enum FibRequest {
     OwnPrefixes(Vec<IpNet>),
     /// The podroute routes the kernel holds now.
     Dump(oneshot::Sender<Result<Vec<FibView>, String>>),
+    /// The RIB has sent everything it wants after a restart: routes of the
+    /// previous instance it did not confirm are removed now.
+    PurgeStale,
     /// Stop; without `keep_routes`, remove every podroute route first.
     Shutdown {
         keep_routes: bool,
@@ -70,13 +73,13 @@ const FLUSH_CHUNK: usize = 16 * 1024;
 
 /// How often the kernel table is compared with what podroute wants.
 pub const RECONCILE_INTERVAL: Duration = Duration::from_secs(30);
-/// How long routes left by an earlier instance are kept (forwarding on)
-/// before those nobody re-announced are removed.
-pub const STALE_DEFERRAL: Duration = Duration::from_secs(30);
 
 /// Handle on the running FIB thread.
 pub struct FibHandle {
     pub requests: Sender<FibRequest>,
+    /// Families of the podroute routes an earlier instance left in the
+    /// kernel (still forwarding, until [`FibRequest::PurgeStale`]).
+    pub adopted: Vec<crate::bgp::types::Family>,
     #[allow(dead_code)]
     pub thread: JoinHandle<()>,
 }
@@ -93,7 +96,7 @@ pub fn spawn(
         .name("podroute-fib".into())
         .spawn(move || match FibThread::open(table, reports) {
             Ok(mut t) => {
-                let _ = ready_tx.send(Ok(()));
+                let _ = ready_tx.send(Ok(t.adopted_families()));
                 t.run(rx);
             }
             Err(e) => {
@@ -102,8 +105,9 @@ pub fn spawn(
         })
         .map_err(AgentError::Io)?;
     match ready_rx.recv() {
-        Ok(Ok(())) => Ok(FibHandle {
+        Ok(Ok(adopted)) => Ok(FibHandle {
             requests: tx,
+            adopted,
             thread,
         }),
         Ok(Err(e)) => Err(AgentError::Fib(e)),
@@ -123,8 +127,8 @@ struct FibThread {
     /// Next hops the RIB tracks, with what it was last told (reachable, metric).
     tracked: HashMap<IpAddr, (bool, u32)>,
     reports: tokio::sync::mpsc::UnboundedSender<FibEvent>,
-    started: Instant,
-    stale_purged: bool,
+    /// Prefixes of the routes adopted at start.
+    adopted: Vec<IpNet>,
     next_reconcile: Instant,
 }
 
@@ -139,7 +143,8 @@ impl FibThread {
             ..FibConfig::default()
         })?;
         // Routes an earlier instance installed keep forwarding until the RIB
-        // confirms or the deferral ends (RFC 4724 spirit, also without GR).
+        // has re-learned its table (RFC 4724 §4.1: forwarding state kept
+        // across the restart; also done without graceful restart).
         let adopted = fib.adopt()?;
         if !adopted.is_empty() {
             info!(
@@ -158,8 +163,7 @@ impl FibThread {
             own: Vec::new(),
             tracked: HashMap::new(),
             reports,
-            started: Instant::now(),
-            stale_purged: adopted.is_empty(),
+            adopted: adopted.iter().map(|r| r.prefix).collect(),
             next_reconcile: Instant::now() + RECONCILE_INTERVAL,
         })
     }
@@ -206,6 +210,25 @@ impl FibThread {
         }
     }
 
+    /// Families of the adopted routes, own-prefix blackholes included: they
+    /// show the previous instance's kernel state survived (a reboot clears
+    /// them), and what we advertise — our pod CIDRs — is forwarded by the
+    /// node's connected routes, which an agent restart never touches.
+    fn adopted_families(&self) -> Vec<crate::bgp::types::Family> {
+        use crate::bgp::types::Family;
+        let mut out = Vec::new();
+        for p in &self.adopted {
+            let f = match p {
+                IpNet::V4(_) => Family::IPV4_UNICAST,
+                IpNet::V6(_) => Family::IPV6_UNICAST,
+            };
+            if !out.contains(&f) {
+                out.push(f);
+            }
+        }
+        out
+    }
+
     fn handle(&mut self, request: FibRequest) {
         match request {
             FibRequest::Apply(changes) => {
@@ -244,6 +267,12 @@ impl FibThread {
             FibRequest::Dump(reply) => {
                 let _ = reply.send(self.dump());
             }
+            FibRequest::PurgeStale => match self.fib.purge_stale() {
+                Ok(r) => {
+                    info!(report = ?r, "removed routes of the previous instance nobody re-announced")
+                }
+                Err(e) => warn!(error = %e, "removing stale routes failed"),
+            },
             FibRequest::Shutdown { .. } => {}
         }
     }
@@ -313,15 +342,6 @@ impl FibThread {
                 Ok(events) if !events.is_empty() => self.kernel_changed(),
                 Ok(_) => {}
                 Err(e) => warn!(error = %e, "route watch failed"),
-            }
-        }
-        if !self.stale_purged && self.started.elapsed() >= STALE_DEFERRAL {
-            self.stale_purged = true;
-            match self.fib.purge_stale() {
-                Ok(r) => {
-                    info!(report = ?r, "removed routes of the previous instance nobody re-announced")
-                }
-                Err(e) => warn!(error = %e, "removing stale routes failed"),
             }
         }
         if Instant::now() >= self.next_reconcile || self.fib.needs_reconcile() {

@@ -16,6 +16,7 @@ use tracing::{error, info, warn};
 
 use crate::bgp::capability::Capability;
 use crate::bgp::fsm::SessionConfig;
+use crate::bgp::graceful::{LocalRestart, SharedRestart};
 use crate::bgp::notification::{CeaseSubcode, Notification};
 use crate::bgp::open::Open;
 use crate::bgp::peer::{self, PeerCommand, PeerEvent, PeerHandle, PeerSettings};
@@ -112,8 +113,14 @@ fn local_open(config: &Config, peer: &PeerConfig) -> Open {
     )
 }
 
-fn peer_settings(config: &Config, peer: &PeerConfig) -> PeerSettings {
+/// Graceful restart is on for this peer (the global switch, or its override).
+fn graceful_for(config: &Config, peer: &PeerConfig) -> bool {
+    peer.graceful_restart.unwrap_or(config.bgp.graceful_restart)
+}
+
+fn peer_settings(config: &Config, peer: &PeerConfig, restart: &SharedRestart) -> PeerSettings {
     PeerSettings {
+        restart: graceful_for(config, peer).then(|| restart.clone()),
         address: peer.address,
         port: peer.port,
         local_address: peer.local_address,
@@ -146,6 +153,8 @@ struct Agent {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// Listening sockets (IPv6?, fd), for the peers' TCP-MD5 keys.
     listen_fds: Vec<(bool, std::os::fd::RawFd)>,
+    /// What our OPENs say about graceful restart (R and F bits).
+    restart: SharedRestart,
 }
 
 impl Agent {
@@ -154,6 +163,18 @@ impl Agent {
         info!(node = %config.node.name, asn = %config.node.asn, router_id = %config.node.router_id, peers = config.bgp.peers.len(), "podroute agent starting");
         let (nh_reports, nh_rx) = mpsc::unbounded_channel();
         let fib = fib_thread::spawn(config.fib.table.id(), nh_reports)?;
+        // RFC 4724 §4.1: it is a restart only if forwarding state survived
+        // (our routes are still in the kernel); a fresh start is not one.
+        let restarting = !fib.adopted.is_empty();
+        let gr = config.bgp.graceful_restart;
+        let restart = SharedRestart::new(LocalRestart {
+            restart_time: config.bgp.restart_time.seconds(),
+            restarting: restarting && gr,
+            forwarding: if gr { fib.adopted.clone() } else { Vec::new() },
+        });
+        if restarting {
+            info!(families = ?fib.adopted, graceful_restart = gr, "routes of a previous instance are in the kernel: restarting");
+        }
         let _ = fib
             .requests
             .send(FibRequest::OwnPrefixes(config.node.pod_cidrs.clone()));
@@ -164,6 +185,8 @@ impl Agent {
             Rib::new(rib_config(&config)),
             config.clone(),
             fib.requests.clone(),
+            restarting,
+            Some(restart.clone()),
         );
         let rib_task = tokio::spawn(task.run(peer_rx, rib_rx, nh_rx));
 
@@ -211,6 +234,7 @@ impl Agent {
             fib,
             tasks,
             listen_fds,
+            restart,
         };
         for p in config.bgp.peers.clone() {
             agent.start_peer(p);
@@ -237,7 +261,10 @@ impl Agent {
         if p.password.is_some() {
             self.listen_key(p.address, p.password.as_ref());
         }
-        let handle = peer::spawn(peer_settings(&self.config, &p), self.peer_events.clone());
+        let handle = peer::spawn(
+            peer_settings(&self.config, &p, &self.restart),
+            self.peer_events.clone(),
+        );
         if let Ok(mut m) = self.inbound.lock() {
             m.insert(p.address, handle.inbound.clone());
         }
@@ -380,14 +407,30 @@ impl Agent {
     }
 
     async fn shutdown(&mut self) {
-        info!("stopping: closing sessions");
+        // With graceful restart the kernel keeps forwarding through our
+        // routes and peers keep theirs towards us: sessions are closed
+        // without a NOTIFICATION (RFC 4724 §4.2 treats that as a restart)
+        // and the next instance adopts the routes.
+        let graceful = self.config.bgp.graceful_restart;
+        let peers: Vec<RunningPeer> = self.peers.drain().map(|(_, p)| p).collect();
+        if graceful {
+            info!(
+                "stopping for a graceful restart: closing sessions without NOTIFICATION, kernel routes stay"
+            );
+        } else {
+            info!("stopping: closing sessions");
+        }
         let why = Notification::admin_shutdown(
             CeaseSubcode::AdministrativeShutdown,
             "podroute agent stopping",
         );
-        let peers: Vec<RunningPeer> = self.peers.drain().map(|(_, p)| p).collect();
         for p in &peers {
-            let _ = p.handle.commands.send(PeerCommand::Stop(why.clone()));
+            let command = if graceful_for(&self.config, &p.config) {
+                PeerCommand::Detach
+            } else {
+                PeerCommand::Stop(why.clone())
+            };
+            let _ = p.handle.commands.send(command);
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), async {
             for p in peers {
@@ -406,7 +449,7 @@ impl Agent {
             .fib
             .requests
             .send(FibRequest::Shutdown {
-                keep_routes: false,
+                keep_routes: graceful,
                 done,
             })
             .is_ok()

@@ -1,9 +1,10 @@
 //! The RIB task: the single owner of routing state and of what `podroute show` reports; peers and the control socket talk to it by channel.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -11,8 +12,11 @@ use tracing::{info, warn};
 
 use super::fib_thread::{FibEvent, FibRequest};
 use crate::bgp::fsm::State;
+use crate::bgp::graceful::{self, SharedRestart};
+use crate::bgp::negotiate::Negotiated;
 use crate::bgp::peer::{PeerCommand, PeerEvent};
 use crate::bgp::rib::{FibChange, PeerInfo, PrefixLimit, Rib, RibOutput};
+use crate::bgp::types::Family;
 use crate::config::{Config, PeerConfig};
 use crate::control::{ControlRequest, NeighborView, Query, Reply};
 
@@ -41,8 +45,32 @@ struct Neighbor {
     commands: Option<mpsc::UnboundedSender<PeerCommand>>,
     /// Families of the established session, and whether the peer takes
     /// ROUTE-REFRESH.
-    families: Vec<crate::bgp::types::Family>,
+    families: Vec<Family>,
     route_refresh: bool,
+    /// What the established session negotiated (graceful restart decisions).
+    negotiated: Option<Box<Negotiated>>,
+    /// Families the peer has sent End-of-RIB for on this session.
+    end_of_rib: Vec<Family>,
+}
+
+/// After a graceful end of a peer's session, how long its routes stay stale
+/// once it is back but has not sent End-of-RIB (FRR's default stalepath-time;
+/// RFC 4724 §4.2 leaves it local).
+pub const STALE_PATH_TIME: Duration = Duration::from_secs(360);
+/// Longest our own start waits for every peer's End-of-RIB before deciding
+/// routes and telling peers ours (RFC 4724 §4.1 selection deferral).
+pub const SELECTION_DEFERRAL: Duration = Duration::from_secs(30);
+
+/// Our own start, until every peer has sent its table (RFC 4724 §4.1).
+struct Startup {
+    deadline: Instant,
+    /// Configured peers whose End-of-RIB has not arrived for every family.
+    waiting: HashSet<IpAddr>,
+    /// Routes of the previous instance are in the kernel: kernel changes and
+    /// our initial tables wait for the end of the startup, so the
+    /// forwarding state kept across the restart is replaced in one step by
+    /// the complete new one.
+    restarting: bool,
 }
 
 pub struct RibTask {
@@ -50,16 +78,113 @@ pub struct RibTask {
     config: Arc<Config>,
     fib: Sender<FibRequest>,
     neighbors: HashMap<IpAddr, Neighbor>,
+    /// Peers whose routes are kept as stale, and until when.
+    retained: HashMap<IpAddr, Instant>,
+    startup: Option<Startup>,
+    /// The graceful-restart state our OPENs carry (`None`: GR is off).
+    restart_state: Option<SharedRestart>,
 }
 
 impl RibTask {
-    pub fn new(rib: Rib, config: Arc<Config>, fib: Sender<FibRequest>) -> Self {
-        RibTask {
+    /// `restarting`: the kernel still holds the previous instance's routes.
+    pub fn new(
+        rib: Rib,
+        config: Arc<Config>,
+        fib: Sender<FibRequest>,
+        restarting: bool,
+        restart_state: Option<SharedRestart>,
+    ) -> Self {
+        let startup = Startup {
+            deadline: Instant::now() + SELECTION_DEFERRAL,
+            waiting: config.bgp.peers.iter().map(|p| p.address).collect(),
+            restarting,
+        };
+        if restarting {
+            info!(
+                peers = startup.waiting.len(),
+                deferral_s = SELECTION_DEFERRAL.as_secs(),
+                "restart: the kernel keeps the previous routes until every peer has sent End-of-RIB"
+            );
+        }
+        let mut task = RibTask {
             rib,
             config,
             fib,
             neighbors: HashMap::new(),
+            retained: HashMap::new(),
+            startup: Some(startup),
+            restart_state,
+        };
+        task.check_startup(Instant::now());
+        task
+    }
+
+    /// Graceful restart applies to this peer (global switch or override).
+    fn graceful_for(&self, peer: IpAddr) -> bool {
+        self.peer_config(peer)
+            .and_then(|p| p.graceful_restart)
+            .unwrap_or(self.config.bgp.graceful_restart)
+    }
+
+    /// Ends the startup when every peer is done or the deferral is over:
+    /// hand the kernel the whole table, drop the previous instance's routes
+    /// nobody re-announced, send the held initial tables, and advertise the
+    /// R bit no more.
+    fn check_startup(&mut self, now: Instant) {
+        let Some(s) = &self.startup else {
+            return;
+        };
+        let done = s.waiting.is_empty();
+        if !done && now < s.deadline {
+            return;
         }
+        let restarting = s.restarting;
+        if !done {
+            let late: Vec<String> = s.waiting.iter().map(|a| a.to_string()).collect();
+            warn!(peers = %late.join(","), "selection deferral over without End-of-RIB from every peer");
+        }
+        self.startup = None;
+        if let Some(r) = &self.restart_state {
+            r.finish(&[Family::IPV4_UNICAST, Family::IPV6_UNICAST]);
+        }
+        if restarting {
+            let all = self.rib.desired_fib();
+            info!(
+                routes = all.len(),
+                "restart complete: installing the new table"
+            );
+            let _ = self.fib.send(FibRequest::Apply(all));
+            let _ = self.fib.send(FibRequest::PurgeStale);
+            let out = self.rib.release_deferred();
+            self.dispatch(out);
+        }
+    }
+
+    /// The earliest timer: startup deferral or a stale-route deadline.
+    fn next_deadline(&self) -> Option<Instant> {
+        let stale = self.retained.values().min().copied();
+        let startup = self.startup.as_ref().map(|s| s.deadline);
+        match (stale, startup) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn timers_expired(&mut self) {
+        let now = Instant::now();
+        let due: Vec<IpAddr> = self
+            .retained
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in due {
+            self.retained.remove(&peer);
+            warn!(%peer, "graceful restart of the peer not completed in time: removing its stale routes");
+            let out = self.rib.purge_stale(peer, None);
+            self.dispatch(out);
+        }
+        self.check_startup(now);
     }
 
     pub async fn run(
@@ -69,7 +194,17 @@ impl RibTask {
         mut fib_events: mpsc::UnboundedReceiver<FibEvent>,
     ) {
         loop {
+            let deadline = self.next_deadline();
             let msg = tokio::select! {
+                _ = async {
+                    match deadline {
+                        Some(d) => tokio::time::sleep_until(d).await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    self.timers_expired();
+                    continue;
+                }
                 Some(ev) = peers.recv() => {
                     self.peer_event(ev);
                     continue;
@@ -80,6 +215,7 @@ impl RibTask {
                             let out = self.rib.next_hop_reachability(next_hop, reachable, metric);
                             self.dispatch(out);
                         }
+                        FibEvent::Resync if self.holding_fib() => {}
                         FibEvent::Resync => {
                             let all = self.rib.desired_fib();
                             if !all.is_empty() {
@@ -109,8 +245,16 @@ impl RibTask {
                     self.rib = *rib;
                     self.config = config;
                     self.neighbors.clear();
+                    self.retained.clear();
                 }
-                RibInput::Config(c) => self.config = c,
+                RibInput::Config(c) => {
+                    if let Some(s) = &mut self.startup {
+                        s.waiting
+                            .retain(|a| c.bgp.peers.iter().any(|p| p.address == *a));
+                    }
+                    self.config = c;
+                    self.check_startup(Instant::now());
+                }
                 RibInput::Import(c) => {
                     self.rib
                         .set_import(crate::bgp::rib::ImportPolicy::new(c.clone()));
@@ -119,8 +263,13 @@ impl RibTask {
                 }
                 RibInput::PeerRemoved(addr) => {
                     self.neighbors.remove(&addr);
+                    self.retained.remove(&addr);
                     let out = self.rib.peer_down(addr);
                     self.dispatch(out);
+                    if let Some(s) = &mut self.startup {
+                        s.waiting.remove(&addr);
+                    }
+                    self.check_startup(Instant::now());
                 }
                 RibInput::Shutdown(done) => {
                     let _ = done.send(());
@@ -142,7 +291,14 @@ impl RibTask {
             commands: None,
             families: Vec::new(),
             route_refresh: false,
+            negotiated: None,
+            end_of_rib: Vec::new(),
         })
+    }
+
+    /// Kernel changes wait while we restart (the previous routes forward).
+    fn holding_fib(&self) -> bool {
+        self.startup.as_ref().is_some_and(|s| s.restarting)
     }
 
     fn peer_event(&mut self, ev: PeerEvent) {
@@ -176,6 +332,17 @@ impl RibTask {
                 n.route_refresh = negotiated.route_refresh;
                 n.state = State::Established;
                 n.since = Instant::now();
+                n.negotiated = Some(negotiated.clone());
+                n.end_of_rib.clear();
+                if self.retained.contains_key(&peer) {
+                    let stale = self.rib.stale_families(peer);
+                    for f in graceful::flush_at_reconnect(&negotiated, &stale) {
+                        info!(%peer, family = %f, "peer back without forwarding state for the family: removing its stale routes");
+                        let out = self.rib.purge_stale(peer, Some(f));
+                        self.dispatch(out);
+                    }
+                    self.retained.insert(peer, Instant::now() + STALE_PATH_TIME);
+                }
                 let info = PeerInfo {
                     address: peer,
                     asn: pc.asn,
@@ -192,25 +359,82 @@ impl RibTask {
                     }),
                     send: negotiated.send.clone(),
                 };
-                let out = self.rib.peer_up(info);
+                // RFC 4724 §3: a peer that restarted itself (R bit) must not
+                // wait for our End-of-RIB, nor we for its, or two restarting
+                // speakers would wait on each other until the deferral ends.
+                let peer_restarting = negotiated
+                    .peer_graceful_restart
+                    .as_ref()
+                    .is_some_and(|g| g.restart_state);
+                let out = if self.holding_fib() && !peer_restarting {
+                    self.rib.peer_up_deferred(info)
+                } else {
+                    self.rib.peer_up(info)
+                };
                 self.dispatch(out);
             }
             PeerEvent::Updates { peer, updates } => {
+                let eors: Vec<Family> = updates
+                    .iter()
+                    .filter_map(|u| u.end_of_rib_family())
+                    .collect();
                 let out = self.rib.updates(peer, &updates);
                 self.dispatch(out);
+                if !eors.is_empty() {
+                    self.end_of_rib(peer, &eors);
+                }
             }
             PeerEvent::RefreshRequested { peer, request } => {
                 info!(%peer, family = %request.family, "route refresh requested");
                 let out = self.rib.refresh(peer, request.family);
                 self.dispatch(out);
             }
-            PeerEvent::Down { peer, .. } => {
-                if let Some(n) = self.neighbors.get_mut(&peer) {
+            PeerEvent::Down { peer, reason } => {
+                let negotiated = self.neighbors.get_mut(&peer).and_then(|n| {
                     n.commands = None;
-                }
-                let out = self.rib.peer_down(peer);
+                    n.negotiated.take()
+                });
+                let keep = negotiated
+                    .and_then(|neg| graceful::retention(self.graceful_for(peer), &neg, &reason));
+                let out = match &keep {
+                    Some(r) => {
+                        info!(%peer, restart_time_s = r.restart_time.as_secs(), "session ended; the peer may be restarting: keeping its routes as stale (graceful restart)");
+                        self.retained.insert(peer, Instant::now() + r.restart_time);
+                        self.rib.peer_down_graceful(peer, &r.families)
+                    }
+                    None => {
+                        self.retained.remove(&peer);
+                        self.rib.peer_down(peer)
+                    }
+                };
                 self.dispatch(out);
+                if keep.is_some() && self.rib.stale_families(peer).is_empty() {
+                    self.retained.remove(&peer);
+                }
             }
+        }
+    }
+
+    /// End-of-RIB from a peer: its restart (if any) is complete for those
+    /// families, and our startup may be too.
+    fn end_of_rib(&mut self, peer: IpAddr, families: &[Family]) {
+        let Some(n) = self.neighbors.get_mut(&peer) else {
+            return;
+        };
+        for f in families {
+            if !n.end_of_rib.contains(f) {
+                n.end_of_rib.push(*f);
+            }
+        }
+        let complete = n.families.iter().all(|f| n.end_of_rib.contains(f));
+        info!(%peer, families = ?families, "End-of-RIB received");
+        if self.retained.contains_key(&peer) && self.rib.stale_families(peer).is_empty() {
+            self.retained.remove(&peer);
+            info!(%peer, "peer's graceful restart complete");
+        }
+        if complete && let Some(s) = &mut self.startup {
+            s.waiting.remove(&peer);
+            self.check_startup(Instant::now());
         }
     }
 
@@ -253,8 +477,11 @@ impl RibTask {
     fn dispatch(&mut self, outputs: Vec<RibOutput>) {
         let mut fib = Vec::new();
         let mut track = Vec::new();
+        let hold = self.holding_fib();
         for o in outputs {
             match o {
+                // Recomputed whole at the end of the restart.
+                RibOutput::Fib(_) if hold => {}
                 RibOutput::Fib(c) => fib.push(c),
                 RibOutput::TrackNextHop(nh) => track.push(nh),
                 RibOutput::PrefixLimitExceeded { peer, notification } => {

@@ -185,6 +185,12 @@ impl Session {
         &self.config
     }
 
+    /// Replaces the Graceful Restart capability of the OPENs sent from now
+    /// on (the R and F bits change once a restart is over).
+    pub fn set_graceful_restart(&mut self, capability: super::capability::Capability) {
+        super::graceful::set_capability(&mut self.config.local_open.capabilities, capability);
+    }
+
     /// The RFC 4271 state to report: the most advanced connection's.
     pub fn state(&self) -> State {
         self.conns
@@ -280,6 +286,9 @@ impl Session {
     }
 
     fn connected(&mut self, id: ConnId, direction: Direction, out: &mut Vec<Action>) {
+        if direction == Direction::Inbound && !self.stopped {
+            self.replace_restarted(out);
+        }
         let refuse = self.stopped
             || self.conns.len() >= 2
             || self
@@ -312,6 +321,31 @@ impl Session {
             Message::Open(self.config.local_open.clone()),
         ));
         out.push(Action::SetTimer(Timer::Hold(id), OPEN_SENT_HOLD));
+    }
+
+    /// A peer that sent the Graceful Restart capability connects again while
+    /// its old session still looks Established here: it restarted before
+    /// we noticed (power loss, no FIN). RFC 4724 §4.2 has the old session
+    /// closed as if its TCP connection had ended, so the RIB keeps the
+    /// routes as stale, instead of refusing the new connection (§6.8).
+    fn replace_restarted(&mut self, out: &mut Vec<Action>) {
+        let Some(old) = self
+            .conns
+            .iter()
+            .find(|c| {
+                c.state == State::Established
+                    && c.negotiated
+                        .as_ref()
+                        .is_some_and(|n| n.peer_graceful_restart.is_some())
+            })
+            .map(|c| c.id)
+        else {
+            return;
+        };
+        self.remove(old, out);
+        self.established_at = None;
+        self.base = State::Active;
+        out.push(Action::Down(DownReason::ConnectionLost));
     }
 
     fn timer(&mut self, timer: Timer, now: Instant, out: &mut Vec<Action>) {

@@ -10,6 +10,7 @@ pub mod context;
 pub mod fsm;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod graceful;
 pub mod gtsm;
 pub mod header;
 pub mod message;

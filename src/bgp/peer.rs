@@ -39,6 +39,9 @@ pub struct PeerSettings {
     pub password: Option<crate::config::Password>,
     /// GTSM (RFC 5082): the peer's distance in hops.
     pub ttl_security: Option<u8>,
+    /// Graceful restart (RFC 4724) for this session: the capability of each
+    /// OPEN is built from it; `None` sends none.
+    pub restart: Option<super::graceful::SharedRestart>,
     pub session: SessionConfig,
 }
 
@@ -49,6 +52,10 @@ pub enum PeerCommand {
     Send(Vec<Bytes>),
     /// Close with this NOTIFICATION and end the task.
     Stop(Notification),
+    /// Graceful restart of the agent: close the connections without a
+    /// NOTIFICATION, so the peer keeps our routes (RFC 4724 §4.2), and end
+    /// the task.
+    Detach,
     /// Close with this NOTIFICATION and start again at once.
     Restart(Notification),
     /// Too many prefixes: close with this Cease (RFC 4486), stay down, and
@@ -195,11 +202,15 @@ impl Peer {
                 cmd = commands.recv() => match cmd {
                     Some(PeerCommand::Send(messages)) => self.send_established(messages).await,
                     Some(PeerCommand::Stop(n)) => {
-                        self.feed(Event::Stop(n)).await;
+                        self.feed(Event::Stop(self.deliberate(n))).await;
+                        break;
+                    }
+                    Some(PeerCommand::Detach) => {
+                        info!(peer = %self.addr(), "closing without NOTIFICATION for graceful restart");
                         break;
                     }
                     Some(PeerCommand::Restart(n)) => {
-                        self.feed(Event::Stop(n)).await;
+                        self.feed(Event::Stop(self.deliberate(n))).await;
                         self.feed(Event::Start).await;
                     }
                     Some(PeerCommand::PrefixLimit { notification, restart_after }) => {
@@ -207,7 +218,7 @@ impl Peer {
                             Some(d) => format!("maximum number of prefixes exceeded; restarting in {} s", d.as_secs()),
                             None => "maximum number of prefixes exceeded; down until the configuration is reloaded".to_string(),
                         };
-                        self.feed(Event::Stop(notification)).await;
+                        self.feed(Event::Stop(self.deliberate(notification))).await;
                         self.last_error = Some(text.clone());
                         warn!(peer = %self.addr(), "{text}");
                         self.restart_at = restart_after.map(|d| Instant::now() + d);
@@ -334,7 +345,18 @@ impl Peer {
             .unwrap_or_default()
     }
 
+    /// The NOTIFICATION for a session we end on purpose: Hard Reset
+    /// around it where RFC 8538 asks for one.
+    fn deliberate(&self, n: Notification) -> Notification {
+        super::graceful::deliberate_stop(self.session.established().map(|(_, n)| n), n)
+    }
+
     async fn feed(&mut self, event: Event) {
+        if let (Event::Connected(..), Some(restart)) = (&event, &self.settings.restart) {
+            let families = super::negotiate::families(&self.settings.session.local_open);
+            self.session
+                .set_graceful_restart(restart.get().capability(&families));
+        }
         let actions = self.session.handle(event, Instant::now().into_std());
         for action in actions {
             self.act(action).await;

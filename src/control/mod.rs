@@ -72,6 +72,10 @@ pub struct RouteView {
     /// is known but not installed, and `best` is the path that would win.
     #[serde(default = "yes")]
     pub reachable: bool,
+    /// The best path is kept from a peer whose session ended gracefully
+    /// (RFC 4724), until it re-announces it or its restart ends.
+    #[serde(default)]
+    pub stale: bool,
 }
 
 fn yes() -> bool {

@@ -50,10 +50,11 @@ pub fn render_table(reply: &Reply) -> String {
                         join(&r.as_path),
                         r.local_pref.to_string(),
                         r.origin.clone(),
-                        match (r.from, r.reachable) {
-                            (None, _) => "local".into(),
-                            (Some(a), true) => a.to_string(),
-                            (Some(a), false) => format!("{a} (next hop unreachable)"),
+                        match (r.from, r.reachable, r.stale) {
+                            (None, _, _) => "local".into(),
+                            (Some(a), false, _) => format!("{a} (next hop unreachable)"),
+                            (Some(a), true, true) => format!("{a} (stale: peer restarting)"),
+                            (Some(a), true, false) => a.to_string(),
                         },
                     ]
                 })

@@ -152,6 +152,12 @@ impl LocRib {
         v4.chain(v6)
     }
 
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (IpNet, &mut Dest)> {
+        let v4 = self.v4.iter_mut().map(|(p, d)| (IpNet::V4(*p), d));
+        let v6 = self.v6.iter_mut().map(|(p, d)| (IpNet::V6(*p), d));
+        v4.chain(v6)
+    }
+
     pub fn keys(&self) -> impl Iterator<Item = IpNet> + '_ {
         self.iter().map(|(p, _)| p)
     }

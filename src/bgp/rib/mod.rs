@@ -8,6 +8,7 @@
 mod export;
 mod import;
 mod loc_rib;
+mod stale;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -144,6 +145,19 @@ struct PeerSlot {
     /// The limit was exceeded (in this family): reported once.
     over_limit: Option<Family>,
     limit_reported: bool,
+    /// The session is Established. A slot whose session ended stays while
+    /// graceful restart keeps the peer's routes as stale.
+    up: bool,
+    /// Our initial table is held back until the end of our own restart
+    /// (RFC 4724 §4.1: the restarting speaker defers its advertisements).
+    deferred: bool,
+}
+
+impl PeerSlot {
+    /// The peer has an established session that hears our updates now.
+    fn hears_updates(&self) -> bool {
+        self.up && !self.deferred
+    }
 }
 
 /// The whole routing state.
@@ -205,42 +219,85 @@ impl Rib {
 
     /// A session came up: remember the peer, send it our table and End-of-RIB.
     pub fn peer_up(&mut self, info: PeerInfo) -> Vec<RibOutput> {
+        self.session_up(info, false)
+    }
+
+    /// A session came up while we are restarting: remember the peer, and
+    /// send it our table only with [`Rib::release_deferred`].
+    pub fn peer_up_deferred(&mut self, info: PeerInfo) -> Vec<RibOutput> {
+        self.session_up(info, true)
+    }
+
+    fn session_up(&mut self, info: PeerInfo, deferred: bool) -> Vec<RibOutput> {
         let mut out = Vec::new();
-        if self.by_addr.contains_key(&info.address) {
-            out.extend(self.peer_down(info.address));
-        }
-        let index = match self.slots.iter().position(Option::is_none) {
+        let addr = info.address;
+        let kept = self
+            .slot(addr)
+            .is_some_and(|s| !s.up)
+            .then(|| self.by_addr[&addr]);
+        let index16 = match kept {
+            // Graceful restart: the stale paths stay attached to the slot
+            // until the peer re-announces them or its End-of-RIB arrives.
             Some(i) => i,
             None => {
-                self.slots.push(None);
-                self.slots.len() - 1
+                if self.by_addr.contains_key(&addr) {
+                    out.extend(self.peer_down(addr));
+                }
+                let index = match self.slots.iter().position(Option::is_none) {
+                    Some(i) => i,
+                    None => {
+                        self.slots.push(None);
+                        self.slots.len() - 1
+                    }
+                };
+                let Ok(index16) = u16::try_from(index) else {
+                    tracing::error!(peer = %addr, "more than 65535 peers; ignoring this one");
+                    return out;
+                };
+                index16
             }
         };
-        let Ok(index16) = u16::try_from(index) else {
-            tracing::error!(peer = %info.address, "more than 65535 peers; ignoring this one");
-            return out;
-        };
-        self.by_addr.insert(info.address, index16);
-        let addr = info.address;
-        self.slots[index] = Some(PeerSlot {
+        let accepted = kept
+            .and_then(|i| self.slots[usize::from(i)].as_ref())
+            .map_or(0, |s| s.accepted);
+        self.by_addr.insert(addr, index16);
+        self.slots[usize::from(index16)] = Some(PeerSlot {
             out: PeerOut::default(),
             info,
             rejected: Default::default(),
-            accepted: 0,
+            accepted,
             limit_warnings: 0,
             warned: false,
             over_limit: None,
             limit_reported: false,
+            up: true,
+            deferred,
         });
-        let prefixes = self.exportable_prefixes();
-        let messages = self.export_to(index16, prefixes.into_iter(), true);
-        if !messages.is_empty() {
-            out.push(RibOutput::Send {
-                peer: addr,
-                messages,
-            });
+        if !deferred {
+            out.extend(self.send_initial(index16));
         }
         out
+    }
+
+    /// Our whole table and End-of-RIB, to a peer that just came up.
+    fn send_initial(&mut self, index: u16) -> Vec<RibOutput> {
+        let Some(addr) = self
+            .slots
+            .get(usize::from(index))
+            .and_then(|s| s.as_ref())
+            .map(|s| s.info.address)
+        else {
+            return Vec::new();
+        };
+        let prefixes = self.exportable_prefixes();
+        let messages = self.export_to(index, prefixes.into_iter(), true);
+        if messages.is_empty() {
+            return Vec::new();
+        }
+        vec![RibOutput::Send {
+            peer: addr,
+            messages,
+        }]
     }
 
     /// Every prefix a peer may hear of: the node's own, then the Loc-RIB's.
@@ -258,24 +315,41 @@ impl Rib {
         let Some(&index) = self.by_addr.get(&peer) else {
             return Vec::new();
         };
-        let affected: Vec<IpNet> = self
-            .loc
-            .iter()
-            .filter(|(_, d)| d.paths.iter().any(|p| p.peer == index))
-            .map(|(p, _)| p)
-            .collect();
-        let mut batch = Batch::default();
         // The slot stays until every path is gone, so the state before each
         // removal is judged with the peer still known.
-        for prefix in affected {
-            self.change(prefix, false, &mut batch, |d| {
-                d.paths.retain(|p| p.peer != index);
-                Edit::Removed
-            });
-        }
+        let batch = self.remove_paths(index, |_, _| true);
         self.by_addr.remove(&peer);
         self.slots[usize::from(index)] = None;
         self.finish(batch)
+    }
+
+    /// Removes the paths of peer `index` that `doomed` picks, keeping the
+    /// accepted count right.
+    fn remove_paths(&mut self, index: u16, doomed: impl Fn(IpNet, &Path) -> bool) -> Batch {
+        let affected: Vec<IpNet> = self
+            .loc
+            .iter()
+            .filter(|(prefix, d)| {
+                d.paths
+                    .iter()
+                    .any(|p| p.peer == index && doomed(*prefix, p))
+            })
+            .map(|(p, _)| p)
+            .collect();
+        let mut batch = Batch::default();
+        let mut removed = 0u64;
+        for prefix in affected {
+            self.change(prefix, false, &mut batch, |d| {
+                let before = d.paths.len();
+                d.paths.retain(|p| !(p.peer == index && doomed(prefix, p)));
+                removed += (before - d.paths.len()) as u64;
+                Edit::Removed
+            });
+        }
+        if let Some(Some(slot)) = self.slots.get_mut(usize::from(index)) {
+            slot.accepted = slot.accepted.saturating_sub(removed);
+        }
+        batch
     }
 
     /// UPDATEs from an established peer, in arrival order.
@@ -285,7 +359,10 @@ impl Rib {
         };
         let mut batch = Batch::default();
         for update in updates {
-            if update.end_of_rib_family().is_some() {
+            if let Some(family) = update.end_of_rib_family() {
+                // RFC 4724 §4.2: End-of-RIB ends the peer's restart: what it
+                // did not re-announce is gone.
+                self.purge_stale_into(index, Some(family), &mut batch);
                 continue;
             }
             for (_, nlri) in update.withdrawals() {
@@ -483,7 +560,10 @@ impl Rib {
                 .slots
                 .iter()
                 .enumerate()
-                .filter_map(|(i, s)| Some((u16::try_from(i).ok()?, s.as_ref()?.info.address)))
+                .filter_map(|(i, s)| {
+                    let s = s.as_ref().filter(|s| s.hears_updates())?;
+                    Some((u16::try_from(i).ok()?, s.info.address))
+                })
                 .collect();
             for (index, addr) in peers {
                 let messages = self.export_to(index, best_moved.iter().copied(), false);
@@ -569,6 +649,7 @@ impl Rib {
                         vec![best.attrs.next_hop]
                     },
                     reachable,
+                    stale: best.stale,
                     as_path: attrs
                         .as_path
                         .iter()
@@ -588,6 +669,7 @@ impl Rib {
                 origin: "igp".into(),
                 from: None,
                 reachable: true,
+                stale: false,
             }))
             .collect();
         v.sort_by_key(|a| a.prefix);

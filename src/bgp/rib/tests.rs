@@ -677,3 +677,122 @@ fn prefix_limit_warns_then_closes_with_the_rfc4486_data() {
     );
     assert!(limit_hit(&out).is_none(), "reported once");
 }
+
+fn eor(family: Family) -> Update {
+    Update::end_of_rib(family)
+}
+
+#[test]
+fn graceful_down_keeps_paths_stale_and_the_kernel_untouched() {
+    let mut r = rib(true);
+    r.peer_up(peer("192.0.2.2", 64512));
+    r.updates(
+        ip("192.0.2.2"),
+        &[announce(
+            attrs("192.0.2.2", Some(100), &[]),
+            &["10.244.2.0/24", "10.244.3.0/24"],
+        )],
+    );
+    let out = r.peer_down_graceful(ip("192.0.2.2"), &[Family::IPV4_UNICAST]);
+    assert!(
+        fib(&out).is_empty(),
+        "stale routes keep forwarding: {out:?}"
+    );
+    assert_eq!(r.len(), 2);
+    assert_eq!(
+        r.stale_families(ip("192.0.2.2")),
+        vec![Family::IPV4_UNICAST]
+    );
+    assert!(r.routes().iter().all(|v| v.from.is_none() || v.stale));
+}
+
+#[test]
+fn end_of_rib_after_restart_removes_only_what_was_not_announced_again() {
+    let mut r = rib(true);
+    let p = peer("192.0.2.2", 64512);
+    r.peer_up(p.clone());
+    r.updates(
+        ip("192.0.2.2"),
+        &[announce(
+            attrs("192.0.2.2", Some(100), &[]),
+            &["10.244.2.0/24", "10.244.3.0/24"],
+        )],
+    );
+    r.peer_down_graceful(ip("192.0.2.2"), &[Family::IPV4_UNICAST]);
+    let out = r.peer_up(p);
+    assert!(fib(&out).is_empty());
+    let out = r.updates(
+        ip("192.0.2.2"),
+        &[announce(
+            attrs("192.0.2.2", Some(100), &[]),
+            &["10.244.2.0/24"],
+        )],
+    );
+    assert!(fib(&out).is_empty(), "same next hop: no kernel change");
+    assert_eq!(
+        r.stale_families(ip("192.0.2.2")),
+        vec![Family::IPV4_UNICAST]
+    );
+    let out = r.updates(ip("192.0.2.2"), &[eor(Family::IPV4_UNICAST)]);
+    assert_eq!(fib(&out), vec![(net("10.244.3.0/24"), vec![])]);
+    assert!(r.stale_families(ip("192.0.2.2")).is_empty());
+    assert_eq!(r.counts(ip("192.0.2.2")).unwrap().accepted, 1);
+    assert!(r.routes().iter().all(|v| !v.stale));
+}
+
+#[test]
+fn families_not_kept_go_at_once_and_purge_frees_a_down_peer() {
+    let mut r = rib(true);
+    r.peer_up(peer("192.0.2.2", 64512));
+    let v6 = Update {
+        mp_reach: Some(MpReach {
+            family: Family::IPV6_UNICAST,
+            next_hop: MpNextHop::V6 {
+                global: "2001:db8::2".parse().unwrap(),
+                link_local: None,
+            },
+            nlri: MpNlri::Prefixes(vec![Nlri::new(net("fd00:244:2::/64"))]),
+        }),
+        attributes: Arc::new(attrs("192.0.2.2", Some(100), &[])),
+        ..Update::default()
+    };
+    r.updates(
+        ip("192.0.2.2"),
+        &[
+            announce(attrs("192.0.2.2", Some(100), &[]), &["10.244.2.0/24"]),
+            v6,
+        ],
+    );
+    let out = r.peer_down_graceful(ip("192.0.2.2"), &[Family::IPV4_UNICAST]);
+    assert_eq!(fib(&out), vec![(net("fd00:244:2::/64"), vec![])]);
+    let out = r.purge_stale(ip("192.0.2.2"), None);
+    assert_eq!(fib(&out), vec![(net("10.244.2.0/24"), vec![])]);
+    assert!(r.is_empty());
+    assert!(r.counts(ip("192.0.2.2")).is_none(), "slot freed");
+}
+
+#[test]
+fn deferred_peer_hears_nothing_until_released() {
+    let mut r = rib(true);
+    let p = peer("192.0.2.2", 64512);
+    let out = r.peer_up_deferred(p.clone());
+    assert!(out.is_empty(), "held back: {out:?}");
+    r.peer_up(peer("192.0.2.3", 64512));
+    let out = r.updates(
+        ip("192.0.2.3"),
+        &[announce(
+            attrs("192.0.2.3", Some(100), &[]),
+            &["10.244.3.0/24"],
+        )],
+    );
+    assert!(sent(&out, "192.0.2.2", &rx_ctx(&p)).is_empty());
+    let out = r.release_deferred();
+    let updates = sent(&out, "192.0.2.2", &rx_ctx(&p));
+    assert!(
+        updates
+            .iter()
+            .any(|u| u.nlri.iter().any(|n| n.prefix == net("10.244.1.0/24")))
+    );
+    assert!(updates.iter().any(|u| u.end_of_rib_family().is_some()));
+    assert!(r.release_deferred().is_empty());
+}
