@@ -5,7 +5,7 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::agent::{node_config, peer};
+use common::agent::{node_config, peer, without_graceful_restart};
 use common::bird::{bird_bgp, bird_conf};
 use common::raw_bgp::{RawSpeaker, good_attrs, update_body};
 use common::{Agent, Bird, DEADLINE, Ns, gateways, wait_until};
@@ -108,7 +108,9 @@ fn killed_podroute_peer_routes_leave_rib_and_kernel() {
     let (n1, c1) = node(&nodes[0], 1, &[2]);
     let (n2, c2) = node(&nodes[1], 2, &[1]);
     let a = Agent::start(&nodes[0], &n1, &c1);
-    let mut b = Agent::start(&nodes[1], &n2, &c2);
+    // Without graceful restart: B's death is final (with it, A would keep
+    // B's routes for its restart time, tests/graceful_restart.rs).
+    let mut b = Agent::start(&nodes[1], &n2, &without_graceful_restart(&c2));
     a.wait_established("198.18.0.2");
     assert!(wait_until(DEADLINE, || has_route(
         &nodes[0],
@@ -145,7 +147,7 @@ fn silent_peer_is_dropped_by_the_hold_timer() {
     let (n1, c1) = node(&nodes[0], 1, &[2]);
     let (n2, c2) = node(&nodes[1], 2, &[1]);
     let a = Agent::start(&nodes[0], &n1, &c1);
-    let _b = Agent::start(&nodes[1], &n2, &c2);
+    let _b = Agent::start(&nodes[1], &n2, &without_graceful_restart(&c2));
     a.wait_established("198.18.0.2");
     assert!(wait_until(DEADLINE, || has_route(
         &nodes[0],
@@ -328,9 +330,9 @@ fn sighup_removes_a_peer_with_peer_deconfigured() {
     assert!(has_route(&nodes[0], "10.244.3.0/24", "198.18.0.3"));
 }
 
-/// SIGTERM: the agent says Cease / Administrative Shutdown (RFC 8203) to
-/// its peers, removes every route it installed (learned and its own
-/// blackholes) and exits successfully.
+/// SIGTERM with graceful restart off: the agent says Cease /
+/// Administrative Shutdown (RFC 8203) to its peers, removes every route it
+/// installed (learned and its own blackholes) and exits successfully.
 #[test]
 fn sigterm_sends_admin_shutdown_and_cleans_the_kernel() {
     if !common::prerequisites(&[]) {
@@ -340,7 +342,7 @@ fn sigterm_sends_admin_shutdown_and_cleans_the_kernel() {
     let mut a = Agent::start(
         &nodes[0],
         "n1",
-        &config_with_speaker(&nodes[0], true, false),
+        &without_graceful_restart(&config_with_speaker(&nodes[0], true, false)),
     );
     let mut speaker = RawSpeaker::establish(
         &nodes[1],

@@ -17,6 +17,8 @@ fn state_answer(query: Query) -> Reply {
             prefixes_accepted: 1,
             prefixes_advertised: 1,
             prefix_limit_warnings: 0,
+            end_of_rib: true,
+            stale_prefixes: 0,
             last_error: None,
         }]),
         Query::Routes => Reply::Routes(vec![RouteView {

@@ -368,6 +368,14 @@ impl Agent {
             info!("configuration reloaded");
             return;
         }
+        // Graceful restart is negotiated in the OPEN: a change takes every
+        // session through a restart (routes stay; the RIB is not reset).
+        let gr_changed = new.bgp.graceful_restart != old.bgp.graceful_restart
+            || new.bgp.restart_time != old.bgp.restart_time;
+        if gr_changed {
+            self.restart
+                .set_restart_time(new.bgp.restart_time.seconds());
+        }
         let _ = self.rib.send(RibInput::Config(new.clone())).await;
         if import_changed {
             info!("import policy changed: asking peers to refresh their routes");
@@ -386,7 +394,7 @@ impl Agent {
                     )
                     .await;
                 }
-                Some(p) if **p != self.peers[&addr].config => {
+                Some(p) if **p != self.peers[&addr].config || gr_changed => {
                     info!(peer = %addr, "peer settings changed: restarting its session");
                     self.stop_peer(
                         addr,

@@ -554,6 +554,11 @@ impl RibTask {
                     prefixes_accepted: counts.accepted,
                     prefixes_advertised: counts.advertised,
                     prefix_limit_warnings: counts.limit_warnings,
+                    end_of_rib: n.is_some_and(|n| {
+                        n.state == State::Established
+                            && n.families.iter().all(|f| n.end_of_rib.contains(f))
+                    }),
+                    stale_prefixes: counts.stale,
                     last_error: n.and_then(|n| n.last_error.clone()),
                 }
             })

@@ -58,6 +58,13 @@ impl SharedRestart {
         }
     }
 
+    pub fn set_restart_time(&self, seconds: u16) {
+        match self.0.lock() {
+            Ok(mut g) => g.restart_time = seconds,
+            Err(poisoned) => poisoned.into_inner().restart_time = seconds,
+        }
+    }
+
     /// The restart is over: R off, and forwarding state kept for every
     /// family from now on (the process keeps the kernel routes across
     /// session resets).

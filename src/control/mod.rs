@@ -51,6 +51,13 @@ pub struct NeighborView {
     /// Times the accepted count reached the `max_prefixes_warning` threshold.
     #[serde(default)]
     pub prefix_limit_warnings: u64,
+    /// The peer has sent End-of-RIB for every family of the session: its
+    /// initial table is complete (and a restart of it is over).
+    #[serde(default)]
+    pub end_of_rib: bool,
+    /// Paths kept from this peer as stale (graceful restart, RFC 4724).
+    #[serde(default)]
+    pub stale_prefixes: u64,
     /// The last error seen on this session, for humans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,

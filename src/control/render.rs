@@ -133,6 +133,8 @@ mod tests {
             prefixes_accepted: 1,
             prefixes_advertised: 1,
             prefix_limit_warnings: 0,
+            end_of_rib: true,
+            stale_prefixes: 0,
             last_error: None,
         }]);
         let t = render_table(&reply);

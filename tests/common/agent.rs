@@ -222,6 +222,12 @@ socket = "{socket}"
     )
 }
 
+/// `conf` (from [`node_config`]) with graceful restart off: a node whose
+/// death its peers must act on at once.
+pub fn without_graceful_restart(conf: &str) -> String {
+    conf.replacen("[bgp]\n", "[bgp]\ngraceful_restart = false\n", 1)
+}
+
 /// One `[[bgp.peers]]` block; `extra` holds further `key = value` lines.
 pub fn peer(address: &str, asn: u32, extra: &str) -> String {
     format!("[[bgp.peers]]\naddress = \"{address}\"\nasn = {asn}\n{extra}\n")

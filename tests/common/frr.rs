@@ -36,37 +36,82 @@ impl Frr {
             pids: Vec::new(),
         };
         for (daemon, bin) in [("zebra", ZEBRA), ("bgpd", BGPD)] {
-            let d = |f: &str| dir.join(f).to_string_lossy().into_owned();
-            let status = Command::new("ip")
-                .args(["netns", "exec", &ns.name, bin, "-d", "-f"])
-                .arg(d(&format!("{daemon}.conf")))
-                .arg("-i")
-                .arg(d(&format!("{daemon}.pid")))
-                .arg("-z")
-                .arg(d("zserv.api"))
-                .arg("--vty_socket")
-                .arg(d(""))
-                .args(["-P", "0", "--log"])
-                .arg(format!("file:{}", d(&format!("{daemon}.log"))))
-                .status()
-                .unwrap();
-            assert!(status.success(), "{daemon} failed to start");
-            let pidfile = dir.join(format!("{daemon}.pid"));
-            let mut pid = 0;
-            let ok = wait_until(super::DEADLINE, || {
-                pid = std::fs::read_to_string(&pidfile)
-                    .ok()
-                    .and_then(|s| s.trim().parse().ok())
-                    .unwrap_or(0);
-                pid != 0 && super::alive(pid)
-            });
-            assert!(ok, "{daemon} wrote no pid file");
-            ns.adopt(pid);
-            frr.pids.push((daemon, pid));
+            frr.spawn(ns, daemon, bin);
         }
         let ok = wait_until(super::DEADLINE, || frr.vtysh("show bgp summary").is_some());
         assert!(ok, "bgpd does not answer vtysh");
         frr
+    }
+
+    /// Starts one daemon with the files in `dir` and registers its PID.
+    fn spawn(&mut self, ns: &Ns, daemon: &'static str, bin: &str) {
+        let dir = self.dir.clone();
+        let d = |f: &str| dir.join(f).to_string_lossy().into_owned();
+        let pidfile = dir.join(format!("{daemon}.pid"));
+        let _ = std::fs::remove_file(&pidfile);
+        let status = Command::new("ip")
+            .args(["netns", "exec", &ns.name, bin, "-d", "-f"])
+            .arg(d(&format!("{daemon}.conf")))
+            .arg("-i")
+            .arg(d(&format!("{daemon}.pid")))
+            .arg("-z")
+            .arg(d("zserv.api"))
+            .arg("--vty_socket")
+            .arg(d(""))
+            .args(["-P", "0", "--log"])
+            .arg(format!("file:{}", d(&format!("{daemon}.log"))))
+            .status()
+            .unwrap();
+        assert!(status.success(), "{daemon} failed to start");
+        let mut pid = 0;
+        let ok = wait_until(super::DEADLINE, || {
+            pid = std::fs::read_to_string(&pidfile)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0);
+            pid != 0 && super::alive(pid)
+        });
+        assert!(ok, "{daemon} wrote no pid file");
+        ns.adopt(pid);
+        self.pids.push((daemon, pid));
+    }
+
+    /// SIGKILLs bgpd (zebra stays) and starts it again with `bgpd_conf`:
+    /// an FRR restart as graceful restart sees it.
+    pub fn restart_bgpd(&mut self, ns: &Ns, bgpd_conf: &str) {
+        if let Some(i) = self.pids.iter().position(|(d, _)| *d == "bgpd") {
+            let (_, pid) = self.pids.remove(i);
+            super::signal(pid, libc::SIGKILL);
+            wait_until(super::DEADLINE, || !super::alive(pid));
+            let _ = std::fs::remove_dir_all(format!("/var/tmp/frr/bgpd.{pid}"));
+        }
+        std::fs::write(self.dir.join("bgpd.conf"), bgpd_conf).unwrap();
+        run(&["chown", "-R", "frr:frr", &self.dir.to_string_lossy()]);
+        self.spawn(ns, "bgpd", BGPD);
+        let ok = wait_until(super::DEADLINE, || self.vtysh("show bgp summary").is_some());
+        assert!(ok, "restarted bgpd does not answer vtysh");
+    }
+
+    /// Runs configuration lines (`configure terminal` first), e.g. to stop
+    /// originating a network; returns whether vtysh succeeded.
+    pub fn configure(&self, lines: &[&str]) -> bool {
+        let dir = self.dir.to_string_lossy().into_owned();
+        let mut args = vec![
+            "ip",
+            "netns",
+            "exec",
+            &self.ns,
+            "vtysh",
+            "--vty_socket",
+            &dir,
+            "-c",
+            "configure terminal",
+        ];
+        for l in lines {
+            args.push("-c");
+            args.push(l);
+        }
+        try_run(&args).is_some()
     }
 
     /// `vtysh -c CMD`, or `None` if it failed.

@@ -128,6 +128,8 @@ pub struct PeerCounts {
     pub advertised: u64,
     /// Times the accepted count reached the warning threshold.
     pub limit_warnings: u64,
+    /// Paths kept as stale while the peer restarts.
+    pub stale: u64,
 }
 
 /// One peer slot: the index its paths carry.
@@ -151,6 +153,10 @@ struct PeerSlot {
     /// Our initial table is held back until the end of our own restart
     /// (RFC 4724 §4.1: the restarting speaker defers its advertisements).
     deferred: bool,
+    /// Some of the peer's paths may be stale (set by a graceful session
+    /// end, cleared once a sweep finds none): spares the full scans
+    /// otherwise.
+    may_have_stale: bool,
 }
 
 impl PeerSlot {
@@ -209,6 +215,7 @@ impl Rib {
             accepted: slot.accepted,
             advertised: slot.out.len() as u64,
             limit_warnings: slot.limit_warnings,
+            stale: self.stale_count(peer),
         })
     }
 
@@ -272,6 +279,7 @@ impl Rib {
             limit_reported: false,
             up: true,
             deferred,
+            may_have_stale: kept.is_some(),
         });
         if !deferred {
             out.extend(self.send_initial(index16));

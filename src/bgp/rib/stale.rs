@@ -23,6 +23,7 @@ impl Rib {
             }
         }
         if let Some(Some(slot)) = self.slots.get_mut(usize::from(index)) {
+            slot.may_have_stale = true;
             slot.up = false;
             slot.deferred = false;
             slot.out = Default::default();
@@ -63,6 +64,39 @@ impl Rib {
         batch.out.extend(swept.out);
         batch.best_moved.extend(swept.best_moved);
         batch.track.extend(swept.track);
+        let left = self
+            .loc
+            .iter()
+            .any(|(_, d)| d.paths.iter().any(|p| p.peer == index && p.stale));
+        if let Some(Some(slot)) = self.slots.get_mut(usize::from(index)) {
+            slot.may_have_stale = left;
+        }
+    }
+
+    fn may_have_stale(&self, index: u16) -> bool {
+        self.slots
+            .get(usize::from(index))
+            .and_then(|s| s.as_ref())
+            .is_some_and(|s| s.may_have_stale)
+    }
+
+    /// How many paths of the peer are stale.
+    pub fn stale_count(&self, peer: IpAddr) -> u64 {
+        let Some(&index) = self.by_addr.get(&peer) else {
+            return 0;
+        };
+        if !self.may_have_stale(index) {
+            return 0;
+        }
+        self.loc
+            .iter()
+            .map(|(_, d)| {
+                d.paths
+                    .iter()
+                    .filter(|p| p.peer == index && p.stale)
+                    .count() as u64
+            })
+            .sum()
     }
 
     /// Families in which the peer still has stale paths.
@@ -70,6 +104,9 @@ impl Rib {
         let Some(&index) = self.by_addr.get(&peer) else {
             return Vec::new();
         };
+        if !self.may_have_stale(index) {
+            return Vec::new();
+        }
         let mut out = Vec::new();
         for (prefix, dest) in self.loc.iter() {
             if dest.paths.iter().any(|p| p.peer == index && p.stale) {
