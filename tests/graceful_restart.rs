@@ -116,6 +116,8 @@ trait Helper {
     fn kernel_has(&self, prefix: &str) -> bool;
     /// Stops originating 10.244.99.0/24 (while podroute is away).
     fn withdraw_extra(&mut self);
+    /// Checks what the helper says of podroute's first start.
+    fn check_fresh(&self) {}
     /// Checks what the helper says while podroute is away.
     fn check_while_away(&self) {}
     /// Checks what the helper says once podroute is back.
@@ -139,6 +141,12 @@ impl Helper for FrrHelper {
             "no network 10.244.99.0/24",
         ]));
     }
+    fn check_fresh(&self) {
+        // A fresh start is not a restart: R = 0, and F = 0 (nothing was kept).
+        let gr = self.gr_info();
+        assert_eq!(gr["rBit"], false, "{gr}");
+        assert_eq!(gr["ipv4Unicast"]["fBit"], false, "{gr}");
+    }
     fn check_while_away(&self) {
         let paths = self.frr.paths("10.244.1.0/24");
         assert!(
@@ -156,12 +164,22 @@ impl Helper for FrrHelper {
             "FRR still holds podroute's route as stale: {:?}",
             self.frr.paths("10.244.1.0/24")
         );
-        let v = self.frr.json("show bgp neighbors 198.18.0.1 json");
-        let gr = &v["198.18.0.1"]["gracefulRestartInfo"];
+        let gr = self.gr_info();
         assert_eq!(
             gr["endOfRibRecv"]["ipv4Unicast"], true,
             "FRR got no End-of-RIB from podroute: {gr}"
         );
+        // The restarted instance kept the kernel routes: R = 1, F = 1.
+        assert_eq!(gr["rBit"], true, "{gr}");
+        assert_eq!(gr["ipv4Unicast"]["fBit"], true, "{gr}");
+    }
+}
+
+impl FrrHelper {
+    /// FRR's view of podroute's Graceful Restart capability and End-of-RIB.
+    fn gr_info(&self) -> serde_json::Value {
+        let v = self.frr.json("show bgp neighbors 198.18.0.1 json");
+        v["198.18.0.1"]["gracefulRestartInfo"].clone()
     }
 }
 
@@ -222,6 +240,7 @@ fn restart_under_traffic(pr: &Ns, helper_ns: &Ns, helper: &mut dyn Helper, how: 
         );
     }
     assert!(wait_until(DEADLINE, || helper.kernel_has("10.244.1.0/24")));
+    helper.check_fresh();
 
     let ping = Pinger::start(&pod1, "10.244.2.2");
     stop_agent(&mut agent, how);
