@@ -23,6 +23,8 @@ namespace = "podroute-system"
 asn = 64512
 debounce_ms = 50
 status_interval = 1
+metrics_listen = "127.0.0.1:9179"
+ipam_dir = "{dir}/ipam"
 cni_conf_dir = "{dir}/net.d"
 pod_cidr_file = "{dir}/pod-cidrs"
 
@@ -40,6 +42,29 @@ socket = "{socket}"
         dir = ns.dir.display(),
         socket = Agent::socket_path(ns, name).display(),
     )
+}
+
+/// `GET /metrics` from inside namespace `ns` (a thread entered it).
+fn scrape(ns: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let f = std::fs::File::open(&path).ok()?;
+        // SAFETY: setns on a valid namespace fd; this thread only makes one connection.
+        if unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&f), libc::CLONE_NEWNET) } != 0 {
+            return None;
+        }
+        let mut s = std::net::TcpStream::connect("127.0.0.1:9179").ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        Some(out)
+    })
+    .join()
+    .ok()
+    .flatten()
 }
 
 fn uptime(agent: &Agent, peer: &str) -> u64 {
@@ -72,6 +97,23 @@ fn agents_follow_nodes_and_bgp_peers_and_survive_api_restarts() {
         a.podroute_routes()
     );
     assert!(a.path("net.d/10-podroute.conflist").exists());
+    let mut metrics = String::new();
+    assert!(
+        wait_until(DEADLINE, || {
+            metrics = scrape(&a.name).unwrap_or_default();
+            metrics.contains("podroute_bgp_sessions{state=\"Established\"} 1")
+        }),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("podroute_bgp_prefixes{peer=\"198.18.0.2\",kind=\"accepted\"} 1"),
+        "{metrics}"
+    );
+    let fib = n1.show("fib").unwrap_or_default().len();
+    assert!(
+        metrics.contains(&format!("podroute_fib_routes {fib}\n")),
+        "{metrics}"
+    );
 
     // A BGPPeer for n1 only.
     api.apply(

@@ -8,6 +8,7 @@ pub mod cni_conf;
 pub mod crd;
 pub mod events;
 pub mod mesh;
+pub mod metrics;
 pub mod node;
 pub mod selector;
 pub mod settings;
@@ -93,6 +94,13 @@ pub async fn serve(settings: Settings) -> Result<(), K8sError> {
         _ = term.recv() => return Ok(()),
         _ = int.recv() => return Ok(()),
     };
+    if let Some(addr) = settings.kubernetes.metrics_listen {
+        tokio::spawn(metrics::serve(
+            addr,
+            first.control.socket.clone(),
+            settings.kubernetes.ipam_dir.clone(),
+        ));
+    }
     tokio::spawn(status::run(
         client,
         node_name,

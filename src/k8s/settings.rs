@@ -73,6 +73,10 @@ pub struct KubernetesSettings {
     /// Prometheus `/metrics` listener; none by default.
     #[serde(default)]
     pub metrics_listen: Option<SocketAddr>,
+    /// podroute-ipam's store of the conflist's network, for the
+    /// addresses-in-use metric.
+    #[serde(default = "default_ipam_dir")]
+    pub ipam_dir: PathBuf,
     /// How long API changes are collected before one configuration is
     /// pushed (a rolling node replacement otherwise costs one apply per object).
     #[serde(default = "default_debounce")]
@@ -98,6 +102,7 @@ impl Default for KubernetesSettings {
             mtu: None,
             ip_masq: true,
             metrics_listen: None,
+            ipam_dir: default_ipam_dir(),
             debounce_ms: default_debounce(),
             status_interval: default_status_interval(),
         }
@@ -118,6 +123,10 @@ fn default_cni_name() -> String {
 
 fn default_pod_cidr_file() -> PathBuf {
     PathBuf::from("/run/podroute/pod-cidrs")
+}
+
+fn default_ipam_dir() -> PathBuf {
+    Path::new(crate::ipam::config::DEFAULT_DATA_DIR).join("podroute")
 }
 
 fn default_debounce() -> u64 {
