@@ -7,4 +7,5 @@ pub mod config;
 pub mod control;
 pub mod fib;
 pub mod ipam;
+pub mod k8s;
 pub mod lab;

@@ -29,7 +29,13 @@ enum Command {
         /// Log format on stderr.
         #[arg(long, value_enum, default_value = "text")]
         log_format: LogFormat,
+        /// Kubernetes mode: the config file has a `[kubernetes]` section and
+        /// defaults; node, peers and cluster settings come from the API server.
+        #[arg(long)]
+        kubernetes: bool,
     },
+    /// Print the CustomResourceDefinitions of Kubernetes mode as YAML (`deploy/crds.yaml`).
+    Crds,
     /// Read and validate an agent config file, like `bird -p`.
     CheckConfig {
         /// The TOML config file.
@@ -133,7 +139,34 @@ enum ShowWhat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Agent { config, log_format } => {
+        Command::Agent {
+            config,
+            log_format,
+            kubernetes: true,
+        } => {
+            init_logging(log_format);
+            match podroute::k8s::run(&config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "agent failed");
+                    eprintln!("podroute agent: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Crds => match podroute::k8s::crd::yaml() {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("podroute crds: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Agent {
+            config, log_format, ..
+        } => {
             init_logging(log_format);
             match podroute::agent::run(&config) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -15,7 +15,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub(super) fn io(path: &Path, e: &std::io::Error) -> Self {
+    pub(crate) fn io(path: &Path, e: &std::io::Error) -> Self {
         ConfigError {
             file: Some(path.to_path_buf()),
             key: String::new(),
@@ -24,12 +24,12 @@ impl ConfigError {
         }
     }
 
-    pub(super) fn in_file(mut self, path: &Path) -> Self {
+    pub(crate) fn in_file(mut self, path: &Path) -> Self {
         self.file = Some(path.to_path_buf());
         self
     }
 
-    pub(super) fn from_toml(text: &str, key: &str, e: toml::de::Error) -> Self {
+    pub(crate) fn from_toml(text: &str, key: &str, e: toml::de::Error) -> Self {
         let key = if key == "." {
             String::new()
         } else {

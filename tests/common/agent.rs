@@ -17,6 +17,8 @@ pub struct Agent {
     pub config: PathBuf,
     pub socket: PathBuf,
     pub log: PathBuf,
+    /// Further `podroute agent` arguments (`--kubernetes`).
+    args: Vec<String>,
     child: Option<Child>,
 }
 
@@ -24,6 +26,16 @@ impl Agent {
     /// Writes `config_toml` (which must name `socket` as its control
     /// socket, see [`Agent::socket_path`]) and starts the agent in `ns`.
     pub fn start(ns: &Ns, name: &str, config_toml: &str) -> Agent {
+        Self::start_with(ns, name, config_toml, &[])
+    }
+
+    /// [`Agent::start`] in Kubernetes mode: `config_toml` is a
+    /// Kubernetes-mode file (`[kubernetes]` and defaults).
+    pub fn start_kubernetes(ns: &Ns, name: &str, config_toml: &str) -> Agent {
+        Self::start_with(ns, name, config_toml, &["--kubernetes"])
+    }
+
+    fn start_with(ns: &Ns, name: &str, config_toml: &str, args: &[&str]) -> Agent {
         let config = ns.path(&format!("{name}.toml"));
         std::fs::write(&config, config_toml).unwrap();
         let log = ns.path(&format!("{name}.log"));
@@ -32,6 +44,7 @@ impl Agent {
             config,
             socket: Self::socket_path(ns, name),
             log,
+            args: args.iter().map(|a| a.to_string()).collect(),
             child: None,
         };
         agent.spawn();
@@ -53,6 +66,7 @@ impl Agent {
         let child = Command::new("ip")
             .args(["netns", "exec", &self.ns, PODROUTE, "agent", "-c"])
             .arg(&self.config)
+            .args(&self.args)
             .env("RUST_LOG", "podroute=debug")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())

@@ -8,8 +8,10 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod apiserver;
 pub mod bird;
 pub mod frr;
+pub mod k8s_objects;
 pub mod lab;
 pub mod raw_bgp;
 

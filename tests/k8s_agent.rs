@@ -1,0 +1,192 @@
+//! Real `podroute agent --kubernetes` processes in network namespaces, driven by the in-process test API server: `podroute show neighbors --json` follows the API objects.
+//!
+//! The API server listens on each agent namespace's own loopback (its
+//! socket is made inside the namespace), so nothing leaves the namespaces.
+
+mod common;
+
+use std::time::Duration;
+
+use common::agent::Agent;
+use common::apiserver::ApiServer;
+use common::k8s_objects::{bgp_peer, events_for, node};
+use common::{DEADLINE, Ns, linked_pair, prerequisites, wait_until};
+use serde_json::json;
+
+/// A Kubernetes-mode file for node `name` reaching the API server on `port`.
+fn k8s_toml(ns: &Ns, name: &str, port: u16) -> String {
+    format!(
+        r#"[kubernetes]
+api_server = "http://127.0.0.1:{port}"
+node_name = "{name}"
+namespace = "podroute-system"
+asn = 64512
+debounce_ms = 50
+status_interval = 1
+metrics_listen = "127.0.0.1:9179"
+ipam_dir = "{dir}/ipam"
+cni_conf_dir = "{dir}/net.d"
+pod_cidr_file = "{dir}/pod-cidrs"
+
+[cluster]
+pod_pools = ["10.244.0.0/16"]
+
+[bgp]
+listen = ["0.0.0.0:179"]
+hold_time = 9
+connect_retry = 1
+
+[control]
+socket = "{socket}"
+"#,
+        dir = ns.dir.display(),
+        socket = Agent::socket_path(ns, name).display(),
+    )
+}
+
+/// `GET /metrics` from inside namespace `ns` (a thread entered it).
+fn scrape(ns: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let f = std::fs::File::open(&path).ok()?;
+        // SAFETY: setns on a valid namespace fd; this thread only makes one connection.
+        if unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&f), libc::CLONE_NEWNET) } != 0 {
+            return None;
+        }
+        let mut s = std::net::TcpStream::connect("127.0.0.1:9179").ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        Some(out)
+    })
+    .join()
+    .ok()
+    .flatten()
+}
+
+fn uptime(agent: &Agent, peer: &str) -> u64 {
+    agent
+        .neighbor(peer)
+        .and_then(|n| n["uptime_s"].as_u64())
+        .unwrap_or(0)
+}
+
+#[test]
+fn agents_follow_nodes_and_bgp_peers_and_survive_api_restarts() {
+    if !prerequisites(&[]) {
+        return;
+    }
+    let api = ApiServer::start();
+    api.apply("nodes", node("n1", "198.18.0.1", &["10.244.1.0/24"], &[]));
+    api.apply("nodes", node("n2", "198.18.0.2", &["10.244.2.0/24"], &[]));
+    let (a, b) = linked_pair("k8s1", "k8s2");
+    let pa = api.listen_in_netns(&a.name);
+    let pb = api.listen_in_netns(&b.name);
+    let mut n1 = Agent::start_kubernetes(&a, "n1", &k8s_toml(&a, "n1", pa));
+    let n2 = Agent::start_kubernetes(&b, "n2", &k8s_toml(&b, "n2", pb));
+
+    // The mesh: each node peers with the other, and routes its pod CIDR.
+    n1.wait_established("198.18.0.2");
+    n2.wait_established("198.18.0.1");
+    assert!(
+        wait_until(DEADLINE, || a.podroute_route("10.244.2.0/24").is_some()),
+        "no route to n2's pods: {:?}",
+        a.podroute_routes()
+    );
+    assert!(a.path("net.d/10-podroute.conflist").exists());
+    let mut metrics = String::new();
+    assert!(
+        wait_until(DEADLINE, || {
+            metrics = scrape(&a.name).unwrap_or_default();
+            metrics.contains("podroute_bgp_sessions{state=\"Established\"} 1")
+        }),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("podroute_bgp_prefixes{peer=\"198.18.0.2\",kind=\"accepted\"} 1"),
+        "{metrics}"
+    );
+    let fib = n1.show("fib").unwrap_or_default().len();
+    assert!(
+        metrics.contains(&format!("podroute_fib_routes {fib}\n")),
+        "{metrics}"
+    );
+
+    // A BGPPeer for n1 only.
+    api.apply(
+        "bgppeers",
+        bgp_peer(
+            "tor",
+            json!({"peerAddress": "198.18.0.9", "asn": 65009, "node": "n1"}),
+        ),
+    );
+    assert!(
+        wait_until(DEADLINE, || n1.neighbor("198.18.0.9").is_some()),
+        "{:?}",
+        n1.show("neighbors")
+    );
+    assert!(n2.neighbor("198.18.0.9").is_none());
+
+    // The API server restarts; the mesh session is not touched, and the
+    // next change still arrives.
+    let before = uptime(&n1, "198.18.0.2");
+    api.restart(Duration::from_millis(500));
+    api.delete("bgppeers", "tor");
+    assert!(
+        wait_until(DEADLINE, || n1.neighbor("198.18.0.9").is_none()),
+        "{:?}",
+        n1.show("neighbors")
+    );
+    assert_eq!(n1.state("198.18.0.2"), "Established");
+    assert!(
+        uptime(&n1, "198.18.0.2") >= before,
+        "the mesh session was reset"
+    );
+
+    // A bad object: an Event, and the agent stays up.
+    api.apply(
+        "bgppeers",
+        bgp_peer("broken", json!({"peerAddress": "not-an-ip", "asn": 65009})),
+    );
+    assert!(wait_until(DEADLINE, || {
+        events_for(&api.events(), "BGPPeer", "broken", "InvalidConfiguration").len() >= 2
+    }));
+    assert!(n1.running());
+    assert_eq!(n1.state("198.18.0.2"), "Established");
+
+    // Status: session Events on the Node, and the BGPNodeStatus object.
+    assert!(
+        wait_until(DEADLINE, || {
+            !events_for(&api.events(), "Node", "n1", "BGPSessionEstablished").is_empty()
+        }),
+        "{:#?}",
+        api.events()
+    );
+    assert!(
+        wait_until(DEADLINE, || {
+            api.get("bgpnodestatuses", "n1")
+                .is_some_and(|s| s["status"]["established"] == 1)
+        }),
+        "{:?}",
+        api.get("bgpnodestatuses", "n1")
+    );
+
+    // n2 leaves the cluster: n1 drops the session.
+    api.delete("nodes", "n2");
+    assert!(
+        wait_until(DEADLINE, || n1.neighbor("198.18.0.2").is_none()),
+        "{:?}",
+        n1.show("neighbors")
+    );
+    assert!(
+        wait_until(DEADLINE, || {
+            !events_for(&api.events(), "Node", "n1", "BGPSessionDown").is_empty()
+        }),
+        "{:#?}",
+        api.events()
+    );
+    assert!(n1.stop(), "the agent did not stop cleanly");
+}
