@@ -2,70 +2,11 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-
 use common::agent::{node_config, peer};
 use common::bird::{bird_bgp, bird_conf};
 use common::frr::{FRR_PROGRAMS, bgpd_conf};
+use common::ping::Pinger;
 use common::{Agent, Bird, DEADLINE, Frr, Ns, gateways, wait_until};
-
-/// A continuous `ping -i 0.02` from a pod namespace.
-struct Pinger {
-    child: Option<Child>,
-}
-
-impl Pinger {
-    /// Starts pinging `dst` from `ns` once a first ping gets through.
-    fn start(ns: &Ns, dst: &str) -> Pinger {
-        let reachable = wait_until(DEADLINE, || {
-            common::try_run(&["ip", "netns", "exec", &ns.name, "ping", "-c1", "-W1", dst]).is_some()
-        });
-        assert!(
-            reachable,
-            "{dst} not reachable from {} before the test",
-            ns.name
-        );
-        let child = Command::new("ip")
-            .args(["netns", "exec", &ns.name, "ping", "-q", "-i", "0.02", dst])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        ns.adopt(child.id());
-        Pinger { child: Some(child) }
-    }
-
-    /// SIGINT (ping prints its statistics); returns (sent, received).
-    fn stop(mut self) -> (u64, u64) {
-        let child = self.child.take().unwrap();
-        common::signal(child.id(), libc::SIGINT);
-        let out = child.wait_with_output().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let summary = text
-            .lines()
-            .find(|l| l.contains("transmitted"))
-            .unwrap_or_default();
-        let number_before = |word: &str| -> u64 {
-            summary
-                .split(',')
-                .find(|part| part.contains(word))
-                .and_then(|part| part.split_whitespace().next())
-                .and_then(|n| n.parse().ok())
-                .unwrap_or_else(|| panic!("no '{word}' in ping output: {text}"))
-        };
-        (number_before("transmitted"), number_before("received"))
-    }
-}
-
-impl Drop for Pinger {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 /// A pod namespace behind `node`: veth `pod0` (node side, `gw`/24) to the
 /// pod's `eth0` (`addr`/24, default route via `gw`).
@@ -242,7 +183,7 @@ fn restart_under_traffic(pr: &Ns, helper_ns: &Ns, helper: &mut dyn Helper, how: 
     assert!(wait_until(DEADLINE, || helper.kernel_has("10.244.1.0/24")));
     helper.check_fresh();
 
-    let ping = Pinger::start(&pod1, "10.244.2.2");
+    let ping = Pinger::start(&pod1.name, "10.244.2.2");
     stop_agent(&mut agent, how);
     drop(agent);
     // Away: the helper keeps our route, our kernel keeps its routes.
@@ -455,7 +396,7 @@ fn rolling_restart_of_two_nodes_loses_nothing() {
         "10.244.1.0/24",
         "198.18.0.1"
     )));
-    let ping = Pinger::start(&pod1, "10.244.2.2");
+    let ping = Pinger::start(&pod1.name, "10.244.2.2");
 
     // Both sides have each other's End-of-RIB: the restarted one is done.
     let settled = |a: &Agent, b: &Agent, a_peer: &str, b_peer: &str| {

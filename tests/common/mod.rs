@@ -13,6 +13,7 @@ pub mod bird;
 pub mod frr;
 pub mod k8s_objects;
 pub mod lab;
+pub mod ping;
 pub mod raw_bgp;
 
 use std::os::unix::fs::MetadataExt;
