@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -250,6 +250,51 @@ impl Lab {
             ok,
             "{name}: FIB is not as expected {expected:?} (own {own:?}): {seen:?}"
         );
+    }
+
+    /// SIGKILLs `program` on node `name` (no NOTIFICATION, no withdrawal
+    /// of its own); returns the moment of the kill.
+    pub fn kill(&self, name: &str, program: &str) -> Instant {
+        let pid = self.pid(name, program);
+        let killed = Instant::now();
+        super::signal(pid, libc::SIGKILL);
+        assert!(
+            wait_until(Duration::from_secs(5), || !alive(pid)),
+            "{program} on {name} survived SIGKILL"
+        );
+        killed
+    }
+
+    /// Waits until no node in `nodes` has a `proto` route for any of
+    /// `prefixes` any more, all by `deadline`.
+    pub fn wait_withdrawn(
+        &self,
+        nodes: &[&str],
+        prefixes: &[&str],
+        proto: &str,
+        deadline: Instant,
+    ) {
+        for node in nodes {
+            let ns = self.ns(node);
+            for prefix in prefixes {
+                let mut last = String::new();
+                let left = deadline.saturating_duration_since(Instant::now());
+                let fam = if prefix.contains(':') { "-6" } else { "-4" };
+                let gone = wait_until(left, || {
+                    try_run(&[
+                        "ip", "-n", &ns, fam, "route", "show", prefix, "proto", proto,
+                    ])
+                    .is_some_and(|r| {
+                        last = r;
+                        last.trim().is_empty()
+                    })
+                });
+                assert!(
+                    gone,
+                    "{node} still routes {prefix} (proto {proto}) at the deadline: {last}"
+                );
+            }
+        }
     }
 
     /// Every pod pings every pod on another node, in every family it has;
