@@ -3,10 +3,10 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::lab::Lab;
-use common::{prerequisites, wait_until};
+use common::prerequisites;
 
 const NODES: [(&str, &str, &str); 3] = [
     ("node1", "192.168.1.11", "10.244.1.0/24"),
@@ -55,32 +55,11 @@ fn mesh3_node_failure_withdraws_its_routes_within_hold_time() {
     }
     let mut lab = Lab::up("mesh3.clab.yml");
     converge(&lab);
-    let pid = lab.pid("node3", "podroute");
-    let killed = Instant::now();
-    common::signal(pid, libc::SIGKILL);
-    for node in ["node1", "node2"] {
-        let ns = lab.ns(node);
-        // Hold time 9 s (topologies/mesh3/*.toml), plus slack for a
-        // loaded machine.
-        let gone = wait_until(Duration::from_secs(9 + 6), || {
-            common::try_run(&[
-                "ip",
-                "-n",
-                &ns,
-                "route",
-                "show",
-                "10.244.3.0/24",
-                "proto",
-                "202",
-            ])
-            .is_some_and(|r| r.trim().is_empty())
-        });
-        assert!(
-            gone,
-            "{node} still routes node3's pods {:?} after the kill",
-            killed.elapsed()
-        );
-    }
+    let killed = lab.kill("node3", "podroute");
+    // Hold time 9 s (topologies/mesh3/*.toml, graceful restart off), plus
+    // slack for a loaded machine.
+    let deadline = killed + Duration::from_secs(9 + 6);
+    lab.wait_withdrawn(&["node1", "node2"], &["10.244.3.0/24"], "202", deadline);
     // The remaining pair keeps its routes.
     lab.wait_fib("node1", &[("10.244.2.0/24", &["192.168.1.12"])], &[], "202");
     lab.down();
