@@ -73,7 +73,11 @@ enum LabAction {
     /// Start the daemons of a node `up` left for later (label `podroute.start: manual`).
     Start {
         file: PathBuf,
-        node: String,
+        #[arg(required_unless_present = "all")]
+        node: Option<String>,
+        /// Every node whose daemons do not run, all spawned before waiting for any.
+        #[arg(long, conflicts_with = "node")]
+        all: bool,
         #[command(flatten)]
         state: LabState,
     },
@@ -237,14 +241,25 @@ fn lab(action: LabAction) -> ExitCode {
                 0
             })
         }
-        LabAction::Start { file, node, state } => {
+        LabAction::Start {
+            file,
+            node,
+            all,
+            state,
+        } => {
             let Some(opts) = lab_options(state.root(), None) else {
                 return ExitCode::FAILURE;
             };
-            lab::start(&file, &opts, &node).map(|()| {
-                println!("{node} started");
-                0
-            })
+            match node {
+                Some(node) if !all => lab::start(&file, &opts, &node).map(|()| {
+                    println!("{node} started");
+                    0
+                }),
+                _ => lab::start_all(&file, &opts).map(|started| {
+                    println!("{} nodes started: {}", started.len(), started.join(" "));
+                    0
+                }),
+            }
         }
         LabAction::Down { file, state } => lab::down(&file, &state.root()).map(|removed| {
             match removed {

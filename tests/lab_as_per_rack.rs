@@ -1,8 +1,9 @@
-//! `podroute lab` on topologies/as-per-rack.clab.yml: a rack per AS (65001, 65002), nodes iBGP to their FRR ToR, eBGP between the ToRs.
+//! `podroute lab` on topologies/as-per-rack.clab.yml: a rack per AS (65001, 65002), nodes iBGP to their FRR ToR, eBGP between the ToRs; node failure.
 
 mod common;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use common::frr::FRR_PROGRAMS;
 use common::lab::Lab;
@@ -16,32 +17,34 @@ const NODES: [(&str, &str, &str, &str); 4] = [
     ("r2n2", "10.0.2.1", "10.244.22.0/24", "10.0.2.12"),
 ];
 
-#[test]
-fn as_per_rack_ibgp_within_racks_ebgp_between_tors() {
-    let mut progs = vec!["nft", "ping"];
-    progs.extend_from_slice(FRR_PROGRAMS);
-    if !prerequisites(&progs) {
-        return;
+/// A withdrawal's bound: the hold time (9 s in the nodes' configs and the
+/// ToRs' `timers bgp 3 9`) plus slack for a loaded machine.
+const WITHDRAW: Duration = Duration::from_secs(9 + 6);
+
+/// Waits until the nodes in `live` route every other live node's pod CIDR:
+/// same rack via the reflected next hop (the node itself, on-link), other
+/// rack via the ToR, which resolves that node's address.
+fn wait_node_fibs(lab: &Lab, live: &[(&str, &str, &str, &str)]) {
+    for (node, tor, own, _) in live {
+        let rack = &node[..2];
+        let hops: Vec<(&str, [&str; 1])> = live
+            .iter()
+            .filter(|n| n.0 != *node)
+            .map(|n| (n.2, [if n.0.starts_with(rack) { n.3 } else { tor }]))
+            .collect();
+        let expected: Vec<(&str, &[&str])> = hops.iter().map(|(p, h)| (*p, &h[..])).collect();
+        lab.wait_fib(node, &expected, &[own], "202");
     }
-    let mut lab = Lab::up("as-per-rack.clab.yml");
+}
+
+fn converge(lab: &Lab) {
     assert_eq!(lab.nodes("frr"), ["tor1", "tor2"]);
     let sessions: BTreeMap<&str, usize> = NODES.iter().map(|n| (n.0, 1)).collect();
     lab.wait_podroute_sessions(&sessions);
     // Two clients and the other ToR each.
     lab.wait_frr_sessions("tor1", 3);
     lab.wait_frr_sessions("tor2", 3);
-    for (node, tor, own, _) in NODES {
-        let rack = &node[..2];
-        // Same rack: the reflected next hop (the node itself, on-link);
-        // other rack: that node's address, resolved through the ToR.
-        let hops: Vec<(&str, [&str; 1])> = NODES
-            .iter()
-            .filter(|n| n.0 != node)
-            .map(|n| (n.2, [if n.0.starts_with(rack) { n.3 } else { tor }]))
-            .collect();
-        let expected: Vec<(&str, &[&str])> = hops.iter().map(|(p, h)| (*p, &h[..])).collect();
-        lab.wait_fib(node, &expected, &[own], "202");
-    }
+    wait_node_fibs(lab, &NODES);
     // The ToRs forward between the racks: FRR (proto bgp) installed every
     // pod CIDR.
     lab.wait_fib(
@@ -55,6 +58,32 @@ fn as_per_rack_ibgp_within_racks_ebgp_between_tors() {
         &[],
         "bgp",
     );
+    lab.wait_fib(
+        "tor2",
+        &[
+            ("10.244.11.0/24", &["10.0.0.0"]),
+            ("10.244.12.0/24", &["10.0.0.0"]),
+            ("10.244.21.0/24", &["10.0.2.11"]),
+            ("10.244.22.0/24", &["10.0.2.12"]),
+        ],
+        &[],
+        "bgp",
+    );
+}
+
+fn frr_prerequisites() -> bool {
+    let mut progs = vec!["nft", "ping"];
+    progs.extend_from_slice(FRR_PROGRAMS);
+    prerequisites(&progs)
+}
+
+#[test]
+fn as_per_rack_ibgp_within_racks_ebgp_between_tors() {
+    if !frr_prerequisites() {
+        return;
+    }
+    let mut lab = Lab::up("as-per-rack.clab.yml");
+    converge(&lab);
     // The AS per rack shows in the paths: the other rack's routes crossed
     // the eBGP hop between the ToRs, the own rack's did not.
     for (node, _, _, _) in NODES {
@@ -76,5 +105,32 @@ fn as_per_rack_ibgp_within_racks_ebgp_between_tors() {
         }
     }
     lab.check_pod_mesh();
+    lab.down();
+}
+
+/// SIGKILL of r2n2's agent (graceful restart off in every config, FRR with
+/// `bgp graceful-restart-disable`): its ToR, the other AS's ToR (through
+/// eBGP) and every other node drop its pod CIDR within the hold time; the
+/// rest of the routes stay.
+#[test]
+fn as_per_rack_node_failure_withdraws_its_routes_within_hold_time() {
+    if !frr_prerequisites() {
+        return;
+    }
+    let mut lab = Lab::up("as-per-rack.clab.yml");
+    converge(&lab);
+    let (dead, live) = (NODES[3], &NODES[..3]);
+    assert_eq!(dead.0, "r2n2");
+    let killed = lab.kill_without_graceful_restart(dead.0);
+    let deadline = killed + WITHDRAW;
+    lab.wait_withdrawn(&["tor2", "tor1"], &[dead.2], "bgp", deadline);
+    let others: Vec<&str> = live.iter().map(|n| n.0).collect();
+    lab.wait_withdrawn(&others, &[dead.2], "202", deadline);
+    eprintln!(
+        "r2n2's routes withdrawn everywhere {:?} after the kill",
+        killed.elapsed()
+    );
+    wait_node_fibs(&lab, live);
+    lab.wait_fib("tor1", &[("10.244.21.0/24", &["10.0.0.1"])], &[], "bgp");
     lab.down();
 }

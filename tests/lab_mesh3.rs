@@ -3,10 +3,10 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::lab::Lab;
-use common::{prerequisites, wait_until};
+use common::prerequisites;
 
 const NODES: [(&str, &str, &str); 3] = [
     ("node1", "192.168.1.11", "10.244.1.0/24"),
@@ -55,66 +55,11 @@ fn mesh3_node_failure_withdraws_its_routes_within_hold_time() {
     }
     let mut lab = Lab::up("mesh3.clab.yml");
     converge(&lab);
-    // The topology runs with graceful restart (the default), under which
-    // the others would keep node3's routes for its restart time: turn it
-    // off on node3 first (SIGHUP; every session of node3 restarts without
-    // the capability).
-    let pid = lab.pid("node3", "podroute");
-    let config = lab.state_dir.join("mesh3/node3/podroute.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    assert!(text.contains("[bgp]\n"), "{text}");
-    std::fs::write(
-        &config,
-        text.replace("[bgp]\n", "[bgp]\ngraceful_restart = false\n"),
-    )
-    .unwrap();
-    let uptime = |n: &str| {
-        lab.show(n, "neighbors")
-            .and_then(|v| {
-                v.into_iter()
-                    .find(|p| p["address"] == "192.168.1.13" && p["state"] == "Established")
-            })
-            .and_then(|p| p["uptime_s"].as_u64())
-    };
-    assert!(wait_until(common::lab::CONVERGE, || uptime("node1")
-        .is_some_and(|u| u >= 2)));
-    let before = uptime("node1").unwrap_or(0);
-    common::signal(pid, libc::SIGHUP);
-    let restarted = wait_until(common::lab::CONVERGE, || {
-        ["node1", "node2"]
-            .iter()
-            .all(|n| uptime(n).is_some_and(|u| u < before))
-    });
-    assert!(
-        restarted,
-        "node3's sessions did not come back after the reload"
-    );
-    converge(&lab);
-    let killed = Instant::now();
-    common::signal(pid, libc::SIGKILL);
-    for node in ["node1", "node2"] {
-        let ns = lab.ns(node);
-        // Hold time 9 s (topologies/mesh3/*.toml), plus slack for a
-        // loaded machine.
-        let gone = wait_until(Duration::from_secs(9 + 6), || {
-            common::try_run(&[
-                "ip",
-                "-n",
-                &ns,
-                "route",
-                "show",
-                "10.244.3.0/24",
-                "proto",
-                "202",
-            ])
-            .is_some_and(|r| r.trim().is_empty())
-        });
-        assert!(
-            gone,
-            "{node} still routes node3's pods {:?} after the kill",
-            killed.elapsed()
-        );
-    }
+    let killed = lab.kill_without_graceful_restart("node3");
+    // Hold time 9 s (topologies/mesh3/*.toml), plus slack for a loaded
+    // machine.
+    let deadline = killed + Duration::from_secs(9 + 6);
+    lab.wait_withdrawn(&["node1", "node2"], &["10.244.3.0/24"], "202", deadline);
     // The remaining pair keeps its routes.
     lab.wait_fib("node1", &[("10.244.2.0/24", &["192.168.1.12"])], &[], "202");
     lab.down();

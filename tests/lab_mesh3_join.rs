@@ -79,8 +79,16 @@ fn node4_joins_at_runtime_and_is_reachable_within_bound() {
     let took = started.elapsed();
     assert!(reached, "node4's pod not reachable {took:?} after the join");
     eprintln!("node4 reachable {took:?} after `lab start`");
-    // A second start is refused while it runs.
+    // A second start is refused while it runs; `start --all` finds nothing
+    // left to start.
     assert!(!lab.lab(&["start", "node4"], &[]).status.success());
+    let all = lab.lab(&["start", "--all"], &[]);
+    let text = String::from_utf8_lossy(&all.stdout);
+    assert!(
+        all.status.success() && text.starts_with("0 nodes started"),
+        "{text}{}",
+        String::from_utf8_lossy(&all.stderr)
+    );
 
     lab.status = lab.status_json();
     let sessions: BTreeMap<&str, usize> = NODES.iter().map(|n| (n.0, 3)).collect();
@@ -89,5 +97,39 @@ fn node4_joins_at_runtime_and_is_reachable_within_bound() {
         fib_of(&lab, node, &NODES);
     }
     lab.check_pod_mesh();
+    lab.down();
+}
+
+/// `podroute lab start --all` starts what does not run: the manual node4
+/// and node1, whose agent was killed; node2 and node3 keep theirs.
+#[test]
+fn start_all_starts_manual_and_exited_nodes() {
+    if !prerequisites(&[]) {
+        return;
+    }
+    let mut lab = Lab::up("mesh3-join.clab.yml");
+    let old_pids: Vec<u32> = ["node2", "node3"]
+        .iter()
+        .map(|n| lab.pid(n, "podroute"))
+        .collect();
+    lab.kill("node1", "podroute");
+    let out = lab.lab(&["start", "--all"], &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.trim() == "2 nodes started: node1 node4",
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    lab.status = lab.status_json();
+    let pids: Vec<u32> = ["node2", "node3"]
+        .iter()
+        .map(|n| lab.pid(n, "podroute"))
+        .collect();
+    assert_eq!(pids, old_pids, "running agents were restarted");
+    let sessions: BTreeMap<&str, usize> = NODES.iter().map(|n| (n.0, 3)).collect();
+    lab.wait_podroute_sessions(&sessions);
+    for (node, _, _) in NODES {
+        fib_of(&lab, node, &NODES);
+    }
     lab.down();
 }

@@ -52,21 +52,11 @@ pub fn up(file: &Path, opts: &Options) -> Result<plan::Plan, LabError> {
 /// `podroute lab start FILE NODE`: starts the daemons of a node that `up`
 /// only prepared (`podroute.start: manual`), or whose daemons were stopped.
 pub fn start(file: &Path, opts: &Options, node: &str) -> Result<(), LabError> {
-    let (topo, file) = topology(file)?;
-    let plan = plan::plan(&topo, &file, &opts.state_root)?;
+    let (plan, mut state) = started(file, opts)?;
     let n = plan
         .node(node)
         .ok_or_else(|| LabError::NoSuchNode(node.to_string()))?;
-    let mut state = state::StateFile::load(&plan.dir)?.ok_or_else(|| LabError::NotUp {
-        lab: plan.lab.clone(),
-        dir: plan.dir.clone(),
-    })?;
-    let running = state
-        .state
-        .processes
-        .iter()
-        .any(|p| p.node == node && run::alive(p.pid) && run::in_namespace(p.pid, &p.ns));
-    if running {
+    if running(&state, node) {
         return Err(LabError::Node {
             node: node.to_string(),
             msg: "already running".into(),
@@ -76,6 +66,47 @@ pub fn start(file: &Path, opts: &Options, node: &str) -> Result<(), LabError> {
     state.update(|s| s.processes.retain(|p| p.node != node))?;
     up::start(n, &mut state, opts)?;
     up::wait_ready(n, &state)
+}
+
+/// `podroute lab start FILE --all`: starts the daemons of every node whose
+/// daemons do not run, all before waiting for any (nodes starting at the
+/// same moment, as in a convergence benchmark); the nodes started.
+pub fn start_all(file: &Path, opts: &Options) -> Result<Vec<String>, LabError> {
+    let (plan, mut state) = started(file, opts)?;
+    let todo: Vec<&plan::NodePlan> = plan
+        .nodes
+        .iter()
+        .filter(|n| n.role.runs_daemons() && !running(&state, &n.name))
+        .collect();
+    let names: Vec<&str> = todo.iter().map(|n| n.name.as_str()).collect();
+    state.update(|s| s.processes.retain(|p| !names.contains(&p.node.as_str())))?;
+    for n in &todo {
+        up::start(n, &mut state, opts)?;
+    }
+    for n in &todo {
+        up::wait_ready(n, &state)?;
+    }
+    Ok(todo.iter().map(|n| n.name.clone()).collect())
+}
+
+/// The plan of `file` and the record of its running instance.
+fn started(file: &Path, opts: &Options) -> Result<(plan::Plan, state::StateFile), LabError> {
+    let (topo, file) = topology(file)?;
+    let plan = plan::plan(&topo, &file, &opts.state_root)?;
+    let state = state::StateFile::load(&plan.dir)?.ok_or_else(|| LabError::NotUp {
+        lab: plan.lab.clone(),
+        dir: plan.dir.clone(),
+    })?;
+    Ok((plan, state))
+}
+
+/// Whether a recorded daemon of `node` still runs in its namespace.
+fn running(state: &state::StateFile, node: &str) -> bool {
+    state
+        .state
+        .processes
+        .iter()
+        .any(|p| p.node == node && run::alive(p.pid) && run::in_namespace(p.pid, &p.ns))
 }
 
 /// `podroute lab down FILE`: `None` if the lab was not up.

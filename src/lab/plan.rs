@@ -36,6 +36,11 @@ pub enum Role {
 }
 
 impl Role {
+    /// Whether the node runs daemons (podroute, FRR, BIRD).
+    pub fn runs_daemons(&self) -> bool {
+        !matches!(self, Role::Bridge | Role::Host)
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Role::Podroute { .. } => "podroute",

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -250,6 +250,108 @@ impl Lab {
             ok,
             "{name}: FIB is not as expected {expected:?} (own {own:?}): {seen:?}"
         );
+    }
+
+    /// SIGKILLs `program` on node `name` (no NOTIFICATION, no withdrawal
+    /// of its own); returns the moment of the kill.
+    pub fn kill(&self, name: &str, program: &str) -> Instant {
+        let pid = self.pid(name, program);
+        let killed = Instant::now();
+        super::signal(pid, libc::SIGKILL);
+        assert!(
+            wait_until(Duration::from_secs(5), || !alive(pid)),
+            "{program} on {name} survived SIGKILL"
+        );
+        killed
+    }
+
+    /// Node failure as the tests want it: graceful restart off on podroute
+    /// node `name` first (its config rewritten, SIGHUP: its sessions restart
+    /// without the capability, so no peer keeps its routes as stale), then
+    /// SIGKILL. The lab topologies run with graceful restart on, as clusters
+    /// should.
+    pub fn kill_without_graceful_restart(&self, name: &str) -> Instant {
+        let config = self
+            .state_dir
+            .join(self.lab_name())
+            .join(name)
+            .join("podroute.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        assert!(text.contains("[bgp]\n"), "{}: {text}", config.display());
+        std::fs::write(
+            &config,
+            text.replacen("[bgp]\n", "[bgp]\ngraceful_restart = false\n", 1),
+        )
+        .unwrap();
+        // Its sessions' uptimes, then the same sessions younger than that.
+        let uptimes = || -> Option<Vec<u64>> {
+            let v = self.show(name, "neighbors")?;
+            v.iter()
+                .map(|n| {
+                    (n["state"] == "Established")
+                        .then(|| n["uptime_s"].as_u64())
+                        .flatten()
+                })
+                .collect()
+        };
+        assert!(
+            wait_until(CONVERGE, || uptimes()
+                .is_some_and(|u| u.iter().all(|s| *s >= 2))),
+            "{name}'s sessions not up before the reload: {:?}",
+            self.show(name, "neighbors")
+        );
+        let before = uptimes().unwrap_or_default().into_iter().min().unwrap_or(0);
+        super::signal(self.pid(name, "podroute"), libc::SIGHUP);
+        let restarted = wait_until(CONVERGE, || {
+            uptimes().is_some_and(|u| !u.is_empty() && u.iter().all(|s| *s < before))
+        });
+        assert!(
+            restarted,
+            "{name}'s sessions did not restart without graceful restart: {:?}",
+            self.show(name, "neighbors")
+        );
+        self.kill(name, "podroute")
+    }
+
+    /// The lab's name (the topology file's `name:`).
+    fn lab_name(&self) -> String {
+        self.status["lab"]
+            .as_str()
+            .or_else(|| self.status["name"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Waits until no node in `nodes` has a `proto` route for any of
+    /// `prefixes` any more, all by `deadline`.
+    pub fn wait_withdrawn(
+        &self,
+        nodes: &[&str],
+        prefixes: &[&str],
+        proto: &str,
+        deadline: Instant,
+    ) {
+        for node in nodes {
+            let ns = self.ns(node);
+            for prefix in prefixes {
+                let mut last = String::new();
+                let left = deadline.saturating_duration_since(Instant::now());
+                let fam = if prefix.contains(':') { "-6" } else { "-4" };
+                let gone = wait_until(left, || {
+                    try_run(&[
+                        "ip", "-n", &ns, fam, "route", "show", prefix, "proto", proto,
+                    ])
+                    .is_some_and(|r| {
+                        last = r;
+                        last.trim().is_empty()
+                    })
+                });
+                assert!(
+                    gone,
+                    "{node} still routes {prefix} (proto {proto}) at the deadline: {last}"
+                );
+            }
+        }
     }
 
     /// Every pod pings every pod on another node, in every family it has;

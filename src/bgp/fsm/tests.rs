@@ -497,3 +497,75 @@ fn established_session_delivers_updates() {
         ]
     );
 }
+
+fn with_graceful_restart(mut o: Open) -> Open {
+    o.capabilities.push(Capability::GracefulRestart(
+        crate::bgp::capability::GracefulRestart {
+            restart_state: false,
+            notification: false,
+            restart_time: 120,
+            families: vec![crate::bgp::capability::GracefulRestartFamily {
+                family: Family::IPV4_UNICAST,
+                forwarding_preserved: true,
+            }],
+        },
+    ));
+    o
+}
+
+#[test]
+fn new_connection_from_a_restarted_gr_peer_replaces_the_established_session() {
+    let mut h = Harness::new(false);
+    h.establish(with_graceful_restart(open(64512, 90, PEER)));
+    // RFC 4724 §4.2: the peer restarted without our noticing; its new
+    // connection ends the old session as a restart, it is not refused.
+    let out = h.ev(Event::Connected(ConnId(2), Direction::Inbound));
+    assert_eq!(down(&out), Some(&DownReason::ConnectionLost));
+    assert!(out.contains(&Action::Close(ConnId(1))));
+    assert!(sent_notification(&out).is_none(), "{out:?}");
+    assert!(
+        out.iter()
+            .any(|a| matches!(a, Action::Send(ConnId(2), Message::Open(_))))
+    );
+    assert_eq!(h.s.state(), State::OpenSent);
+}
+
+#[test]
+fn new_connection_while_established_without_gr_is_refused() {
+    let mut h = Harness::new(false);
+    h.establish(open(64512, 90, PEER));
+    let out = h.ev(Event::Connected(ConnId(2), Direction::Inbound));
+    assert_eq!(down(&out), None);
+    assert_eq!(
+        sent_notification(&out).map(|n| n.error),
+        Some(ErrorCode::Cease(CeaseSubcode::ConnectionRejected))
+    );
+    assert_eq!(h.s.state(), State::Established);
+}
+
+#[test]
+fn graceful_restart_capability_is_replaced_in_later_opens() {
+    let mut h = Harness::new(false);
+    let gr = |restarting| {
+        crate::bgp::graceful::LocalRestart {
+            restart_time: 90,
+            restarting,
+            forwarding: vec![Family::IPV4_UNICAST],
+        }
+        .capability(&[Family::IPV4_UNICAST])
+    };
+    h.s.set_graceful_restart(gr(true));
+    h.s.set_graceful_restart(gr(false));
+    h.ev(Event::Start);
+    let out = h.ev(Event::Connected(ConnId(1), Direction::Outbound));
+    let sent = out.iter().find_map(|a| match a {
+        Action::Send(_, Message::Open(o)) => Some(o.clone()),
+        _ => None,
+    });
+    let caps = sent.expect("an OPEN").capabilities;
+    let grs: Vec<_> = caps
+        .iter()
+        .filter(|c| matches!(c, Capability::GracefulRestart(_)))
+        .collect();
+    assert_eq!(grs, vec![&gr(false)]);
+}
