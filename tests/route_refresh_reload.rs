@@ -105,4 +105,12 @@ fn import_change_on_sighup_refreshes_without_a_reset() {
         frr_side["198.18.0.1"]["connectionsEstablished"], 1,
         "FRR saw a reset: {frr_side}"
     );
+    // FRR negotiated enhanced route refresh (RFC 7313) and framed its
+    // answers with BoRR/EoRR, which podroute acted on.
+    let log = std::fs::read_to_string(&agent.log).unwrap_or_default();
+    assert!(
+        log.contains("enhanced route refresh begins")
+            && log.contains("enhanced route refresh ends"),
+        "no BoRR/EoRR from FRR in the agent's log"
+    );
 }

@@ -97,8 +97,9 @@ fn rib_config(config: &Arc<Config>) -> RibConfig {
     }
 }
 
-/// The OPEN podroute sends: IPv4 and IPv6 unicast, route refresh, 4-octet
-/// AS (added by `Open::new`), extended messages.
+/// The OPEN podroute sends: IPv4 and IPv6 unicast, route refresh and
+/// enhanced route refresh, 4-octet AS (added by `Open::new`), extended
+/// messages; graceful restart is added per connection by the peer task.
 fn local_open(config: &Config, peer: &PeerConfig) -> Open {
     Open::new(
         config.node.asn,
@@ -108,6 +109,7 @@ fn local_open(config: &Config, peer: &PeerConfig) -> Open {
             Capability::Multiprotocol(Family::IPV4_UNICAST),
             Capability::Multiprotocol(Family::IPV6_UNICAST),
             Capability::RouteRefresh,
+            Capability::EnhancedRouteRefresh,
             Capability::ExtendedMessage,
         ],
     )

@@ -384,11 +384,7 @@ impl RibTask {
                     self.end_of_rib(peer, &eors);
                 }
             }
-            PeerEvent::RefreshRequested { peer, request } => {
-                info!(%peer, family = %request.family, "route refresh requested");
-                let out = self.rib.refresh(peer, request.family);
-                self.dispatch(out);
-            }
+            PeerEvent::RefreshRequested { peer, request } => self.route_refresh(peer, request),
             PeerEvent::Down { peer, reason } => {
                 let negotiated = self.neighbors.get_mut(&peer).and_then(|n| {
                     n.commands = None;
@@ -411,6 +407,68 @@ impl RibTask {
                 if keep.is_some() && self.rib.stale_families(peer).is_empty() {
                     self.retained.remove(&peer);
                 }
+            }
+        }
+    }
+
+    /// A ROUTE-REFRESH from the peer: a request (answered with our routes,
+    /// between BoRR and EoRR when enhanced route refresh is negotiated,
+    /// RFC 7313 §4), or the demarcation of its own answer to ours (BoRR
+    /// marks its routes of the family stale, EoRR sweeps those it did not
+    /// send again).
+    fn route_refresh(&mut self, peer: IpAddr, request: crate::bgp::RouteRefresh) {
+        use crate::bgp::RouteRefreshSubtype as Sub;
+        let family = request.family;
+        match request.subtype {
+            Sub::BeginningOfRouteRefresh => {
+                let n = self.rib.mark_stale(peer, family);
+                info!(%peer, %family, stale = n, "enhanced route refresh begins");
+                // RFC 7313 §4.2: purge if the EoRR never comes.
+                self.retained
+                    .entry(peer)
+                    .or_insert_with(|| Instant::now() + STALE_PATH_TIME);
+            }
+            Sub::EndOfRouteRefresh => {
+                info!(%peer, %family, "enhanced route refresh ends");
+                let out = self.rib.purge_stale(peer, Some(family));
+                self.dispatch(out);
+                if self.rib.stale_families(peer).is_empty() {
+                    self.retained.remove(&peer);
+                }
+            }
+            Sub::Normal => {
+                info!(%peer, %family, "route refresh requested");
+                let mut out = self.rib.refresh(peer, family);
+                let enhanced = self
+                    .neighbors
+                    .get(&peer)
+                    .and_then(|n| n.negotiated.as_ref())
+                    .is_some_and(|n| n.enhanced_route_refresh);
+                if enhanced {
+                    let marker = |subtype| {
+                        let m = crate::bgp::Message::RouteRefresh(crate::bgp::RouteRefresh {
+                            family,
+                            subtype,
+                            orf: Vec::new(),
+                        });
+                        m.to_bytes(&crate::bgp::CodecContext::default())
+                            .ok()
+                            .map(bytes::Bytes::from)
+                    };
+                    let mut messages: Vec<bytes::Bytes> =
+                        marker(Sub::BeginningOfRouteRefresh).into_iter().collect();
+                    for o in out.drain(..) {
+                        if let RibOutput::Send { messages: m, .. } = o {
+                            messages.extend(m);
+                        }
+                    }
+                    messages.extend(marker(Sub::EndOfRouteRefresh));
+                    out.push(RibOutput::Send { peer, messages });
+                }
+                self.dispatch(out);
+            }
+            other => {
+                warn!(%peer, %family, subtype = ?other, "ROUTE-REFRESH of unknown subtype ignored")
             }
         }
     }

@@ -15,15 +15,8 @@ impl Rib {
             return Vec::new();
         };
         let batch = self.remove_paths(index, |prefix, _| !families.contains(&family_of(&prefix)));
-        let mut stale = 0u64;
-        for (_, dest) in self.loc.iter_mut() {
-            for p in dest.paths.iter_mut().filter(|p| p.peer == index) {
-                p.stale = true;
-                stale += 1;
-            }
-        }
+        let stale = self.mark_stale_at(index, None);
         if let Some(Some(slot)) = self.slots.get_mut(usize::from(index)) {
-            slot.may_have_stale = true;
             slot.up = false;
             slot.deferred = false;
             slot.out = Default::default();
@@ -33,6 +26,33 @@ impl Rib {
         let out = self.finish(batch);
         self.release_if_empty(index);
         out
+    }
+
+    /// Enhanced route refresh (RFC 7313 §4.2): the peer sent BoRR for
+    /// `family`; its paths of that family are stale until it re-announces
+    /// them, and its EoRR sweeps the rest ([`Rib::purge_stale`]).
+    pub fn mark_stale(&mut self, peer: IpAddr, family: Family) -> u64 {
+        match self.by_addr.get(&peer) {
+            Some(&index) => self.mark_stale_at(index, Some(family)),
+            None => 0,
+        }
+    }
+
+    fn mark_stale_at(&mut self, index: u16, family: Option<Family>) -> u64 {
+        let mut stale = 0u64;
+        for (prefix, dest) in self.loc.iter_mut() {
+            if family.is_some_and(|f| family_of(&prefix) != f) {
+                continue;
+            }
+            for p in dest.paths.iter_mut().filter(|p| p.peer == index) {
+                p.stale = true;
+                stale += 1;
+            }
+        }
+        if let Some(Some(slot)) = self.slots.get_mut(usize::from(index)) {
+            slot.may_have_stale = true;
+        }
+        stale
     }
 
     /// Removes the peer's stale paths (of one family, or all): its

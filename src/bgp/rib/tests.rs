@@ -796,3 +796,29 @@ fn deferred_peer_hears_nothing_until_released() {
     assert!(updates.iter().any(|u| u.end_of_rib_family().is_some()));
     assert!(r.release_deferred().is_empty());
 }
+
+#[test]
+fn enhanced_refresh_marks_one_family_stale_and_eorr_sweeps_what_was_not_resent() {
+    let mut r = rib(true);
+    r.peer_up(peer("192.0.2.2", 64512));
+    r.updates(
+        ip("192.0.2.2"),
+        &[announce(
+            attrs("192.0.2.2", Some(100), &[]),
+            &["10.244.2.0/24", "10.244.3.0/24"],
+        )],
+    );
+    assert_eq!(r.mark_stale(ip("192.0.2.2"), Family::IPV6_UNICAST), 0);
+    assert_eq!(r.mark_stale(ip("192.0.2.2"), Family::IPV4_UNICAST), 2);
+    r.updates(
+        ip("192.0.2.2"),
+        &[announce(
+            attrs("192.0.2.2", Some(100), &[]),
+            &["10.244.3.0/24"],
+        )],
+    );
+    let out = r.purge_stale(ip("192.0.2.2"), Some(Family::IPV4_UNICAST));
+    assert_eq!(fib(&out), vec![(net("10.244.2.0/24"), vec![])]);
+    assert_eq!(r.counts(ip("192.0.2.2")).unwrap().accepted, 1);
+    assert_eq!(r.counts(ip("192.0.2.2")).unwrap().stale, 0);
+}
