@@ -136,6 +136,9 @@ fn agents_follow_nodes_and_bgp_peers_and_survive_api_restarts() {
     api.apply("nodes", node("n1", "198.18.0.1", &["10.244.1.0/24"], &[]));
     api.apply("nodes", node("n2", "198.18.0.2", &["10.244.2.0/24"], &[]));
     let (a, b) = linked_pair("k8s1", "k8s2");
+    // Another protocol's route on n1's pod CIDR, at podroute's metric: n2's
+    // install of it meets EEXIST, an error the metrics must show.
+    b.ip("route add 10.244.1.0/24 via 198.18.0.1 metric 1024 proto static");
     let pa = api.listen_in_netns(&a.name);
     let pb = api.listen_in_netns(&b.name);
     let mut n1 = Agent::start_kubernetes(&a, "n1", &k8s_toml(&a, "n1", pa));
@@ -169,6 +172,14 @@ fn agents_follow_nodes_and_bgp_peers_and_survive_api_restarts() {
     );
     check_stats_metrics(&metrics);
     check_show_stats(&n1);
+    let conflicts = "podroute_fib_errors_total{kind=\"exists\"}";
+    assert!(
+        wait_until(DEADLINE, || {
+            metrics = scrape(&b.name).unwrap_or_default();
+            sample(&metrics, conflicts).is_some_and(|v| v >= 1.0)
+        }),
+        "n2's conflict with the static route not counted: {metrics}"
+    );
 
     // A BGPPeer for n1 only.
     api.apply(
