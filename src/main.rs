@@ -138,6 +138,8 @@ enum ShowWhat {
     Routes,
     /// Routes podroute installed in the kernel.
     Fib,
+    /// FIB counters (installs, refusals, retries) and the update-processing latency histogram.
+    Stats,
 }
 
 fn main() -> ExitCode {
@@ -316,6 +318,7 @@ fn show(what: ShowWhat, json: bool, socket: &std::path::Path) -> ExitCode {
         ShowWhat::Neighbors => Query::Neighbors,
         ShowWhat::Routes => Query::Routes,
         ShowWhat::Fib => Query::Fib,
+        ShowWhat::Stats => Query::Stats,
     };
     let reply = match control::query(socket, query) {
         Ok(reply) => reply,
@@ -330,6 +333,7 @@ fn show(what: ShowWhat, json: bool, socket: &std::path::Path) -> ExitCode {
             control::Reply::Neighbors(v) => serde_json::to_string_pretty(v),
             control::Reply::Routes(v) => serde_json::to_string_pretty(v),
             control::Reply::Fib(v) => serde_json::to_string_pretty(v),
+            control::Reply::Stats(v) => serde_json::to_string_pretty(v),
             control::Reply::Error(e) => serde_json::to_string_pretty(e),
         };
         match value {

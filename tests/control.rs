@@ -37,6 +37,19 @@ fn state_answer(query: Query) -> Reply {
             table: 254,
             kind: "blackhole".into(),
         }]),
+        Query::Stats => {
+            let mut h = control::LatencyHistogram::default();
+            h.observe(std::time::Duration::from_micros(120));
+            Reply::Stats(Box::new(control::StatsView {
+                fib: control::FibCounters {
+                    installs: 2,
+                    failures: 1,
+                    retries: 1,
+                    ..Default::default()
+                },
+                update_latency: h.view(),
+            }))
+        }
     }
 }
 
@@ -88,7 +101,7 @@ fn start_agent(name: &str) -> Agent {
 #[test]
 fn client_gets_each_view() {
     let agent = start_agent("views");
-    for q in [Query::Neighbors, Query::Routes, Query::Fib] {
+    for q in [Query::Neighbors, Query::Routes, Query::Fib, Query::Stats] {
         assert_eq!(control::query(&agent.socket, q).unwrap(), state_answer(q));
     }
 }
@@ -131,6 +144,20 @@ fn show_json_matches_the_contract() {
     for key in ["prefix", "next_hops", "table"] {
         assert!(f[0].get(key).is_some(), "fib lacks {key}: {f}");
     }
+    let s = run("stats");
+    for key in ["failures", "retries", "timeouts", "installs"] {
+        assert!(s["fib"].get(key).is_some(), "stats.fib lacks {key}: {s}");
+    }
+    assert_eq!(s["fib"]["failures"], 1);
+    assert_eq!(s["update_latency"]["count"], 1);
+    let le: Vec<f64> = s["update_latency"]["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["count"] == 1)
+        .map(|b| b["le_s"].as_f64().unwrap())
+        .collect();
+    assert_eq!(le.first().copied(), Some(0.00025), "{s}");
 }
 
 #[test]

@@ -67,6 +67,59 @@ fn scrape(ns: &str) -> Option<String> {
     .flatten()
 }
 
+/// The value of the sample line `name` (with its labels) in `text`.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The agent has installed n2's route and its own blackhole, without
+/// errors, and processed at least n2's UPDATE and End-of-RIB.
+fn check_stats_metrics(m: &str) {
+    assert_eq!(
+        sample(m, "podroute_fib_errors_total{kind=\"refused\"}"),
+        Some(0.0),
+        "{m}"
+    );
+    assert_eq!(sample(m, "podroute_fib_retries_total"), Some(0.0), "{m}");
+    let installs = sample(m, "podroute_fib_operations_total{op=\"install\"}").unwrap_or(0.0);
+    assert!(installs >= 2.0, "{m}");
+    let h = "podroute_bgp_update_processing_seconds";
+    let count = sample(m, &format!("{h}_count")).unwrap_or(0.0);
+    let sum = sample(m, &format!("{h}_sum")).unwrap_or(-1.0);
+    let inf = sample(m, &format!("{h}_bucket{{le=\"+Inf\"}}"));
+    assert!(count >= 1.0, "{m}");
+    assert_eq!(inf, Some(count), "{m}");
+    // An UPDATE of one prefix takes well under a second, even here.
+    assert!(sum > 0.0 && sum < count, "{m}");
+    let one_s = sample(m, &format!("{h}_bucket{{le=\"1.0\"}}"));
+    assert_eq!(one_s, Some(count), "{m}");
+}
+
+/// `podroute show stats --json` agrees: installs done, batches timed.
+fn check_show_stats(agent: &Agent) {
+    let out = common::run(&[
+        common::agent::PODROUTE,
+        "show",
+        "stats",
+        "--json",
+        "--socket",
+        &agent.socket.to_string_lossy(),
+    ]);
+    let s: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(s["fib"]["installs"].as_u64() >= Some(2), "{s}");
+    assert_eq!(s["fib"]["failures"], 0, "{s}");
+    let count = s["update_latency"]["count"].as_u64().unwrap_or(0);
+    assert!(count >= 1, "{s}");
+    let buckets = s["update_latency"]["buckets"].as_array().unwrap();
+    assert_eq!(
+        buckets.last().unwrap()["count"].as_u64(),
+        Some(count),
+        "{s}"
+    );
+}
+
 fn uptime(agent: &Agent, peer: &str) -> u64 {
     agent
         .neighbor(peer)
@@ -83,6 +136,9 @@ fn agents_follow_nodes_and_bgp_peers_and_survive_api_restarts() {
     api.apply("nodes", node("n1", "198.18.0.1", &["10.244.1.0/24"], &[]));
     api.apply("nodes", node("n2", "198.18.0.2", &["10.244.2.0/24"], &[]));
     let (a, b) = linked_pair("k8s1", "k8s2");
+    // Another protocol's route on n1's pod CIDR, at podroute's metric: n2's
+    // install of it meets EEXIST, an error the metrics must show.
+    b.ip("route add 10.244.1.0/24 via 198.18.0.1 metric 1024 proto static");
     let pa = api.listen_in_netns(&a.name);
     let pb = api.listen_in_netns(&b.name);
     let mut n1 = Agent::start_kubernetes(&a, "n1", &k8s_toml(&a, "n1", pa));
@@ -113,6 +169,16 @@ fn agents_follow_nodes_and_bgp_peers_and_survive_api_restarts() {
     assert!(
         metrics.contains(&format!("podroute_fib_routes {fib}\n")),
         "{metrics}"
+    );
+    check_stats_metrics(&metrics);
+    check_show_stats(&n1);
+    let conflicts = "podroute_fib_errors_total{kind=\"exists\"}";
+    assert!(
+        wait_until(DEADLINE, || {
+            metrics = scrape(&b.name).unwrap_or_default();
+            sample(&metrics, conflicts).is_some_and(|v| v >= 1.0)
+        }),
+        "n2's conflict with the static route not counted: {metrics}"
     );
 
     // A BGPPeer for n1 only.

@@ -19,7 +19,7 @@ use crate::bgp::rib::{FibChange, NextHops as NextHopList};
 
 /// A resolved kernel target, or `None` when no next hop is reachable.
 type RouteChangeTarget = Option<RouteTarget>;
-use crate::control::FibView;
+use crate::control::{FibCounters, FibView};
 use crate::fib::{
     Fib, FibConfig, FibError, Resolution, Resolver, ResolverConfig, RouteChange, RouteProtocol,
     RouteTarget, RouteType, RouteWatch,
@@ -36,6 +36,8 @@ pub enum FibRequest {
     OwnPrefixes(Vec<IpNet>),
     /// The podroute routes the kernel holds now.
     Dump(oneshot::Sender<Result<Vec<FibView>, String>>),
+    /// The FIB's running totals (operations, refusals, retries).
+    Stats(oneshot::Sender<FibCounters>),
     /// The RIB has sent everything it wants after a restart: routes of the
     /// previous instance it did not confirm are removed now.
     PurgeStale,
@@ -266,6 +268,9 @@ impl FibThread {
             }
             FibRequest::Dump(reply) => {
                 let _ = reply.send(self.dump());
+            }
+            FibRequest::Stats(reply) => {
+                let _ = reply.send(FibCounters::from(self.fib.stats()));
             }
             FibRequest::PurgeStale => match self.fib.purge_stale() {
                 Ok(r) => {

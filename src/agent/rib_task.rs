@@ -18,7 +18,7 @@ use crate::bgp::peer::{PeerCommand, PeerEvent};
 use crate::bgp::rib::{FibChange, PeerInfo, PrefixLimit, Rib, RibOutput};
 use crate::bgp::types::Family;
 use crate::config::{Config, PeerConfig};
-use crate::control::{ControlRequest, NeighborView, Query, Reply};
+use crate::control::{ControlRequest, LatencyHistogram, NeighborView, Query, Reply, StatsView};
 
 /// What the RIB task is told besides peer events.
 #[derive(Debug)]
@@ -83,6 +83,8 @@ pub struct RibTask {
     startup: Option<Startup>,
     /// The graceful-restart state our OPENs carry (`None`: GR is off).
     restart_state: Option<SharedRestart>,
+    /// Time to process one batch of UPDATEs (`podroute show stats`).
+    update_latency: LatencyHistogram,
 }
 
 impl RibTask {
@@ -114,6 +116,7 @@ impl RibTask {
             retained: HashMap::new(),
             startup: Some(startup),
             restart_state,
+            update_latency: LatencyHistogram::default(),
         };
         task.check_startup(Instant::now());
         task
@@ -374,12 +377,15 @@ impl RibTask {
                 self.dispatch(out);
             }
             PeerEvent::Updates { peer, updates } => {
+                // The wall clock, not tokio's (which tests may pause).
+                let started = std::time::Instant::now();
                 let eors: Vec<Family> = updates
                     .iter()
                     .filter_map(|u| u.end_of_rib_family())
                     .collect();
                 let out = self.rib.updates(peer, &updates);
                 self.dispatch(out);
+                self.update_latency.observe(started.elapsed());
                 if !eors.is_empty() {
                     self.end_of_rib(peer, &eors);
                 }
@@ -585,6 +591,27 @@ impl RibTask {
                     let reply = match rx.await {
                         Ok(Ok(v)) => Reply::Fib(v),
                         Ok(Err(e)) => Reply::Error(format!("reading the kernel table failed: {e}")),
+                        Err(_) => Reply::Error("the FIB thread did not answer".into()),
+                    };
+                    let _ = req.reply.send(reply);
+                });
+                return;
+            }
+            Query::Stats => {
+                let update_latency = self.update_latency.view();
+                let (tx, rx) = oneshot::channel();
+                if self.fib.send(FibRequest::Stats(tx)).is_err() {
+                    let _ = req
+                        .reply
+                        .send(Reply::Error("the FIB thread is gone".into()));
+                    return;
+                }
+                tokio::spawn(async move {
+                    let reply = match rx.await {
+                        Ok(fib) => Reply::Stats(Box::new(StatsView {
+                            fib,
+                            update_latency,
+                        })),
                         Err(_) => Reply::Error("the FIB thread did not answer".into()),
                     };
                     let _ = req.reply.send(reply);

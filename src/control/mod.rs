@@ -7,6 +7,7 @@
 mod client;
 mod render;
 mod server;
+mod stats;
 
 use std::net::IpAddr;
 
@@ -16,6 +17,9 @@ use serde::{Deserialize, Serialize};
 pub use client::{ClientError, query};
 pub use render::render_table;
 pub use server::{ControlRequest, serve};
+pub use stats::{
+    BucketView, FibCounters, HistogramView, LATENCY_BOUNDS, LatencyHistogram, StatsView,
+};
 
 /// What a client may ask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +28,8 @@ pub enum Query {
     Neighbors,
     Routes,
     Fib,
+    /// FIB counters and the update-processing latency histogram.
+    Stats,
 }
 
 /// The agent's answer to one query.
@@ -33,6 +39,7 @@ pub enum Reply {
     Neighbors(Vec<NeighborView>),
     Routes(Vec<RouteView>),
     Fib(Vec<FibView>),
+    Stats(Box<StatsView>),
     Error(String),
 }
 

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::Reply;
+use super::{Reply, StatsView};
 
 /// Formats a reply as an aligned text table.
 pub fn render_table(reply: &Reply) -> String {
@@ -73,6 +73,7 @@ pub fn render_table(reply: &Reply) -> String {
                 })
                 .collect(),
         ),
+        Reply::Stats(s) => (vec!["COUNTER", "VALUE"], stats_rows(s)),
         Reply::Error(e) => return format!("error: {e}\n"),
     };
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
@@ -95,6 +96,57 @@ pub fn render_table(reply: &Reply) -> String {
         line(row);
     }
     out
+}
+
+/// One row per counter, then the histogram: its count, mean and
+/// cumulative buckets (as Prometheus shows them).
+fn stats_rows(s: &StatsView) -> Vec<Vec<String>> {
+    let f = &s.fib;
+    let mut rows: Vec<Vec<String>> = [
+        ("fib installs", f.installs),
+        ("fib replaces", f.replaces),
+        ("fib deletes", f.deletes),
+        ("fib netlink batches", f.batches),
+        ("fib failures (kernel refused)", f.failures),
+        ("fib retries", f.retries),
+        ("fib timeouts", f.timeouts),
+        ("fib overruns", f.overruns),
+        ("fib conflicts (EEXIST)", f.exists_conflicts),
+        ("fib conflicts (foreign route)", f.foreign_conflicts),
+        ("fib drift repaired", f.drift_repaired),
+        ("fib unwanted removed", f.unwanted_removed),
+        ("fib stale purged", f.stale_purged),
+        ("fib reconciles", f.reconciles),
+    ]
+    .into_iter()
+    .map(|(k, v)| vec![k.to_string(), v.to_string()])
+    .collect();
+    let h = &s.update_latency;
+    rows.push(vec!["update batches".into(), h.count.to_string()]);
+    let mean = if h.count == 0 {
+        "-".to_string()
+    } else {
+        seconds(h.sum_s / h.count as f64)
+    };
+    rows.push(vec!["update latency mean".into(), mean]);
+    for b in &h.buckets {
+        rows.push(vec![
+            format!("update latency <= {}", seconds(b.le_s)),
+            b.count.to_string(),
+        ]);
+    }
+    rows
+}
+
+/// `0.00005` → `50us`, `0.0025` → `2.5ms`, `1` → `1s`.
+fn seconds(s: f64) -> String {
+    if s < 1e-3 {
+        format!("{}us", (s * 1e6 * 10.0).round() / 10.0)
+    } else if s < 1.0 {
+        format!("{}ms", (s * 1e3 * 10.0).round() / 10.0)
+    } else {
+        format!("{}s", (s * 10.0).round() / 10.0)
+    }
 }
 
 fn join<T: ToString>(items: &[T]) -> String {
@@ -144,6 +196,35 @@ mod tests {
             lines[1].starts_with("192.168.1.12  64512  Established  1h02m"),
             "{t}"
         );
+    }
+
+    #[test]
+    fn stats_table_lists_fib_errors_and_latency_buckets() {
+        let mut h = crate::control::LatencyHistogram::default();
+        h.observe(std::time::Duration::from_micros(40));
+        h.observe(std::time::Duration::from_millis(2));
+        let reply = Reply::Stats(Box::new(crate::control::StatsView {
+            fib: crate::control::FibCounters {
+                failures: 3,
+                retries: 2,
+                ..Default::default()
+            },
+            update_latency: h.view(),
+        }));
+        let t = render_table(&reply);
+        assert!(t.starts_with("COUNTER"), "{t}");
+        let row = |name: &str| {
+            t.lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().last())
+                .map(String::from)
+        };
+        assert_eq!(row("fib failures").as_deref(), Some("3"), "{t}");
+        assert_eq!(row("fib retries").as_deref(), Some("2"), "{t}");
+        assert_eq!(row("update batches").as_deref(), Some("2"), "{t}");
+        assert_eq!(row("update latency <= 50us ").as_deref(), Some("1"), "{t}");
+        assert_eq!(row("update latency <= 2.5ms ").as_deref(), Some("2"), "{t}");
+        assert!(t.contains("update latency mean"), "{t}");
     }
 
     #[test]
