@@ -75,8 +75,8 @@ fn as_per_node_ebgp_to_a_bird_tor() {
     lab.down();
 }
 
-/// SIGKILL of node3's agent (graceful restart off in every config and in
-/// the BIRD ToR): the ToR and the other nodes drop its pod CIDR within the
+/// SIGKILL of node3's agent (graceful restart turned off on it first, so
+/// the BIRD ToR does not keep its routes): the ToR and the other nodes drop its pod CIDR within the
 /// hold time; the rest of the routes stay.
 #[test]
 fn as_per_node_node_failure_withdraws_its_routes_within_hold_time() {

@@ -108,8 +108,8 @@ fn as_per_rack_ibgp_within_racks_ebgp_between_tors() {
     lab.down();
 }
 
-/// SIGKILL of r2n2's agent (graceful restart off in every config, FRR with
-/// `bgp graceful-restart-disable`): its ToR, the other AS's ToR (through
+/// SIGKILL of r2n2's agent (graceful restart turned off on it
+/// first, so no helper keeps its routes): its ToR, the other AS's ToR (through
 /// eBGP) and every other node drop its pod CIDR within the hold time; the
 /// rest of the routes stay.
 #[test]

@@ -99,7 +99,7 @@ fn dual_stack_ipv6_pods_reach_each_other() {
     lab.down();
 }
 
-/// SIGKILL of node3's agent (graceful restart off in every config): the
+/// SIGKILL of node3's agent (graceful restart turned off on it first): the
 /// other two drop its IPv4 and IPv6 pod prefixes within the hold time and
 /// keep each other's.
 #[test]

@@ -88,8 +88,8 @@ fn rr_racks_reflect_routes_within_and_across_racks() {
     lab.down();
 }
 
-/// SIGKILL of r2n2's agent (graceful restart off in every config, FRR with
-/// `bgp graceful-restart-disable`): its ToR, the other rack's ToR (through
+/// SIGKILL of r2n2's agent (graceful restart turned off on it
+/// first, so no helper keeps its routes): its ToR, the other rack's ToR (through
 /// the iBGP session between the ToRs) and every other node drop its pod
 /// CIDR within the hold time; the rest of the routes stay.
 #[test]

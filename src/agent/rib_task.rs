@@ -573,48 +573,46 @@ impl RibTask {
         }
     }
 
+    /// Asks the FIB thread and answers the control request from a task:
+    /// a kernel dump must not hold up route processing.
+    fn answer_from_fib<T: Send + 'static>(
+        &self,
+        reply: oneshot::Sender<Reply>,
+        request: impl FnOnce(oneshot::Sender<T>) -> FibRequest,
+        answer: impl FnOnce(T) -> Reply + Send + 'static,
+    ) {
+        let (tx, rx) = oneshot::channel();
+        if self.fib.send(request(tx)).is_err() {
+            let _ = reply.send(Reply::Error("the FIB thread is gone".into()));
+            return;
+        }
+        tokio::spawn(async move {
+            let r = match rx.await {
+                Ok(v) => answer(v),
+                Err(_) => Reply::Error("the FIB thread did not answer".into()),
+            };
+            let _ = reply.send(r);
+        });
+    }
+
     fn control(&mut self, req: ControlRequest) {
         let reply = match req.query {
             Query::Neighbors => Reply::Neighbors(self.neighbor_views()),
             Query::Routes => Reply::Routes(self.rib.routes()),
             Query::Fib => {
-                // The kernel dump runs on the FIB thread; answer from a task
-                // so route processing does not wait for it.
-                let (tx, rx) = oneshot::channel();
-                if self.fib.send(FibRequest::Dump(tx)).is_err() {
-                    let _ = req
-                        .reply
-                        .send(Reply::Error("the FIB thread is gone".into()));
-                    return;
-                }
-                tokio::spawn(async move {
-                    let reply = match rx.await {
-                        Ok(Ok(v)) => Reply::Fib(v),
-                        Ok(Err(e)) => Reply::Error(format!("reading the kernel table failed: {e}")),
-                        Err(_) => Reply::Error("the FIB thread did not answer".into()),
-                    };
-                    let _ = req.reply.send(reply);
+                self.answer_from_fib(req.reply, FibRequest::Dump, |r| match r {
+                    Ok(v) => Reply::Fib(v),
+                    Err(e) => Reply::Error(format!("reading the kernel table failed: {e}")),
                 });
                 return;
             }
             Query::Stats => {
                 let update_latency = self.update_latency.view();
-                let (tx, rx) = oneshot::channel();
-                if self.fib.send(FibRequest::Stats(tx)).is_err() {
-                    let _ = req
-                        .reply
-                        .send(Reply::Error("the FIB thread is gone".into()));
-                    return;
-                }
-                tokio::spawn(async move {
-                    let reply = match rx.await {
-                        Ok(fib) => Reply::Stats(Box::new(StatsView {
-                            fib,
-                            update_latency,
-                        })),
-                        Err(_) => Reply::Error("the FIB thread did not answer".into()),
-                    };
-                    let _ = req.reply.send(reply);
+                self.answer_from_fib(req.reply, FibRequest::Stats, move |fib| {
+                    Reply::Stats(Box::new(StatsView {
+                        fib,
+                        update_latency,
+                    }))
                 });
                 return;
             }

@@ -95,6 +95,18 @@ impl Frr {
     /// Runs configuration lines (`configure terminal` first), e.g. to stop
     /// originating a network; returns whether vtysh succeeded.
     pub fn configure(&self, lines: &[&str]) -> bool {
+        let mut cmds = vec!["configure terminal"];
+        cmds.extend_from_slice(lines);
+        self.vtysh_all(&cmds).is_some()
+    }
+
+    /// `vtysh -c CMD`, or `None` if it failed.
+    pub fn vtysh(&self, cmd: &str) -> Option<String> {
+        self.vtysh_all(&[cmd])
+    }
+
+    /// `vtysh -c CMD1 -c CMD2 ...` in one session.
+    fn vtysh_all(&self, cmds: &[&str]) -> Option<String> {
         let dir = self.dir.to_string_lossy().into_owned();
         let mut args = vec![
             "ip",
@@ -104,30 +116,12 @@ impl Frr {
             "vtysh",
             "--vty_socket",
             &dir,
-            "-c",
-            "configure terminal",
         ];
-        for l in lines {
+        for c in cmds {
             args.push("-c");
-            args.push(l);
+            args.push(c);
         }
-        try_run(&args).is_some()
-    }
-
-    /// `vtysh -c CMD`, or `None` if it failed.
-    pub fn vtysh(&self, cmd: &str) -> Option<String> {
-        let dir = self.dir.to_string_lossy().into_owned();
-        try_run(&[
-            "ip",
-            "netns",
-            "exec",
-            &self.ns,
-            "vtysh",
-            "--vty_socket",
-            &dir,
-            "-c",
-            cmd,
-        ])
+        try_run(&args)
     }
 
     /// `vtysh -c CMD` parsed as JSON (`Null` on failure).
