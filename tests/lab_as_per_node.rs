@@ -72,6 +72,9 @@ fn as_per_node_ebgp_to_a_bird_tor() {
         }
     }
     lab.check_pod_mesh();
+    // Behind the ToR, the outside host sees each pod's own address: the ToR
+    // routes the pod CIDRs it learned (seed 000), nothing is masqueraded.
+    lab.check_outside("outside", "203.0.113.10", |_, pod| pod.to_string());
     lab.down();
 }
 

@@ -37,6 +37,14 @@ fn mesh3_up_routes_pods_and_down() {
     assert_eq!(lab.pods().len(), 6);
     converge(&lab);
     lab.check_pod_mesh();
+    // The outside host sees the pods' node addresses (ipMasq), never pod IPs.
+    lab.check_outside("outside", "192.168.1.100", |node, _| {
+        NODES
+            .iter()
+            .find(|n| n.0 == node)
+            .map(|n| n.1.to_string())
+            .unwrap_or_default()
+    });
     // `up` twice is refused while the lab runs.
     assert!(!lab.lab(&["up"], &[]).status.success());
     let status = lab.lab(&["status"], &[]);

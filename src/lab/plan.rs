@@ -24,6 +24,10 @@ pub enum Role {
         toml: String,
         pod_cidrs: Vec<IpNet>,
         pods: u32,
+        /// Label `podroute.ipmasq: "true"`: pods reach the outside
+        /// masqueraded behind the node's address, except towards these
+        /// pod pools (the config's `cluster.pod_pools`).
+        ip_masq: Option<Vec<IpNet>>,
     },
     /// zebra + bgpd with the bound frr.conf.
     Frr { conf: PathBuf },
@@ -269,11 +273,21 @@ fn linux_role(
                     "pods need node.pod_cidrs in the agent config".into(),
                 ));
             }
+            let ip_masq = match def.labels.get("podroute.ipmasq").map(String::as_str) {
+                None | Some("false") => None,
+                Some("true") => Some(config.cluster.pod_pools.clone()),
+                Some(other) => {
+                    return Err(node_err(format!(
+                        "podroute.ipmasq {other:?}: \"true\" or \"false\""
+                    )));
+                }
+            };
             Role::Podroute {
                 source,
                 toml,
                 pod_cidrs: config.node.pod_cidrs,
                 pods,
+                ip_masq,
             }
         }
         "frr" => Role::Frr {

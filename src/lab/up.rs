@@ -110,10 +110,14 @@ fn build(plan: &Plan, state: &mut StateFile, opts: &Options) -> Result<(), LabEr
     }
     for n in &plan.nodes {
         if let Role::Podroute {
-            pod_cidrs, pods, ..
+            pod_cidrs,
+            pods,
+            ip_masq,
+            ..
         } = &n.role
         {
-            attach_pods(plan, n, pod_cidrs, *pods, state, opts)?;
+            let conf = cni_config(n, pod_cidrs, ip_masq.as_deref());
+            attach_pods(plan, n, &conf, *pods, state, opts)?;
         }
     }
     for n in plan.nodes.iter().filter(|n| !n.manual) {
@@ -126,13 +130,18 @@ fn build(plan: &Plan, state: &mut StateFile, opts: &Options) -> Result<(), LabEr
 }
 
 /// The CNI network config of a node: the real podroute plugins, addresses
-/// from the node's pod CIDRs, state inside the lab directory.
-fn cni_config(node: &NodePlan, pod_cidrs: &[ipnet::IpNet]) -> serde_json::Value {
+/// from the node's pod CIDRs, state inside the lab directory; with
+/// `ip_masq`, traffic leaving the pod pools is masqueraded.
+fn cni_config(
+    node: &NodePlan,
+    pod_cidrs: &[ipnet::IpNet],
+    ip_masq: Option<&[ipnet::IpNet]>,
+) -> serde_json::Value {
     let ranges: Vec<serde_json::Value> = pod_cidrs
         .iter()
         .map(|c| serde_json::json!([{ "subnet": c.to_string() }]))
         .collect();
-    serde_json::json!({
+    let mut conf = serde_json::json!({
         "cniVersion": "1.1.0",
         "name": "podroute-lab",
         "type": "podroute-bridge",
@@ -144,18 +153,24 @@ fn cni_config(node: &NodePlan, pod_cidrs: &[ipnet::IpNet]) -> serde_json::Value 
             "ranges": ranges,
             "dataDir": node.dir.join("cni-ipam"),
         }
-    })
+    });
+    if let Some(pools) = ip_masq {
+        conf["ipMasq"] = serde_json::json!(true);
+        conf["clusterCIDRs"] =
+            serde_json::json!(pools.iter().map(|p| p.to_string()).collect::<Vec<_>>());
+    }
+    conf
 }
 
 fn attach_pods(
     plan: &Plan,
     node: &NodePlan,
-    pod_cidrs: &[ipnet::IpNet],
+    conf: &serde_json::Value,
     pods: u32,
     state: &mut StateFile,
     opts: &Options,
 ) -> Result<(), LabError> {
-    let conf = cni_config(node, pod_cidrs).to_string();
+    let conf = conf.to_string();
     let plugin = opts.cni_path.join("podroute-bridge");
     for i in 1..=pods {
         let name = format!("{}-pod{i}", node.name);

@@ -376,73 +376,92 @@ impl Lab {
             })
             .collect();
         let table = if v6 { "plabtest6" } else { "plabtest4" };
-        for (rx, _, _) in &pods {
-            let ok = self
-                .exec(rx, &["nft", "add", "table", "inet", table])
-                .is_some()
-                && self
-                    .exec(
-                        rx,
-                        &[
-                            "nft", "add", "chain", "inet", table, "in", "{", "type", "filter",
-                            "hook", "input", "priority", "0", ";", "}",
-                        ],
-                    )
-                    .is_some();
-            assert!(ok, "nft setup in pod {rx}");
-        }
         for (tx, tx_node, tx_addrs) in &pods {
             for (rx, rx_node, rx_addrs) in &pods {
                 if tx_node == rx_node {
                     continue;
                 }
                 for (src, dst) in tx_addrs.iter().zip(rx_addrs) {
-                    let (fam, icmp) = if src.contains(':') {
-                        ("ip6", "icmpv6")
-                    } else {
-                        ("ip", "icmp")
-                    };
-                    let rule = self.exec(
-                        rx,
-                        &[
-                            "nft",
-                            "add",
-                            "rule",
-                            "inet",
-                            table,
-                            "in",
-                            fam,
-                            "saddr",
-                            src,
-                            icmp,
-                            "type",
-                            "echo-request",
-                            "counter",
-                        ],
-                    );
-                    assert!(rule.is_some(), "nft rule in {rx}");
-                    let ok = wait_until(Duration::from_secs(20), || {
-                        self.exec(tx, &["ping", "-c", "1", "-W", "1", dst])
-                            .is_some()
-                    });
-                    assert!(ok, "pod {tx} ({src}) cannot reach pod {rx} ({dst})");
-                    let chain = self
-                        .exec(rx, &["nft", "list", "chain", "inet", table, "in"])
-                        .unwrap_or_default();
-                    let packets = chain
-                        .lines()
-                        .find(|l| l.contains(&format!("saddr {src} ")))
-                        .and_then(|l| l.split("packets ").nth(1))
-                        .and_then(|s| s.split_whitespace().next())
-                        .and_then(|n| n.parse::<u64>().ok())
-                        .unwrap_or(0);
-                    assert!(
-                        packets >= 1,
-                        "pod {rx} did not see echo requests from {src} (NAT?):\n{chain}"
-                    );
+                    self.check_seen(tx, rx, table, src, dst);
                 }
             }
         }
+    }
+
+    /// Every pod pings `dst` on node `rx` (an "outside" host), which must
+    /// see the echo requests coming from `source(pod node, pod address)`:
+    /// the pod's own address where its CIDR is routed, the node's where the
+    /// pod is masqueraded.
+    pub fn check_outside(&self, rx: &str, dst: &str, source: impl Fn(&str, &str) -> String) {
+        for (tx, tx_node, addrs) in self.pods() {
+            let Some(addr) = addrs.iter().find(|a| a.contains(':') == dst.contains(':')) else {
+                continue;
+            };
+            let src = source(&tx_node, addr);
+            self.check_seen(&tx, rx, "plabout", &src, dst);
+        }
+    }
+
+    /// `tx` pings `dst` in `rx`, whose nftables input counter must see the
+    /// echo requests with source address `src`.
+    fn check_seen(&self, tx: &str, rx: &str, table: &str, src: &str, dst: &str) {
+        let (fam, icmp) = if dst.contains(':') {
+            ("ip6", "icmpv6")
+        } else {
+            ("ip", "icmp")
+        };
+        let ok = self
+            .exec(rx, &["nft", "add", "table", "inet", table])
+            .is_some()
+            && self
+                .exec(
+                    rx,
+                    &[
+                        "nft", "add", "chain", "inet", table, "in", "{", "type", "filter", "hook",
+                        "input", "priority", "0", ";", "}",
+                    ],
+                )
+                .is_some()
+            && self
+                .exec(
+                    rx,
+                    &[
+                        "nft",
+                        "add",
+                        "rule",
+                        "inet",
+                        table,
+                        "in",
+                        fam,
+                        "saddr",
+                        src,
+                        icmp,
+                        "type",
+                        "echo-request",
+                        "counter",
+                    ],
+                )
+                .is_some();
+        assert!(ok, "nft setup in {rx}");
+        let ok = wait_until(Duration::from_secs(20), || {
+            self.exec(tx, &["ping", "-c", "1", "-W", "1", dst])
+                .is_some()
+        });
+        assert!(ok, "{tx} cannot reach {rx} ({dst})");
+        let chain = self
+            .exec(rx, &["nft", "list", "chain", "inet", table, "in"])
+            .unwrap_or_default();
+        let packets = chain
+            .lines()
+            .find(|l| l.contains(&format!("saddr {src} ")))
+            .and_then(|l| l.split("packets ").nth(1))
+            .and_then(|s| s.split_whitespace().next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+        assert!(
+            packets >= 1,
+            "{rx} did not see echo requests from {src} (from {tx}):\n{chain}"
+        );
     }
 
     /// `podroute lab down`, then asserts nothing of the lab is left.
