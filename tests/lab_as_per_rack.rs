@@ -105,6 +105,8 @@ fn as_per_rack_ibgp_within_racks_ebgp_between_tors() {
         }
     }
     lab.check_pod_mesh();
+    // The outside host behind tor1 sees each pod's own address.
+    lab.check_outside("outside", "10.0.9.10", |_, pod| pod.to_string());
     lab.down();
 }
 

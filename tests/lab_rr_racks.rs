@@ -85,6 +85,8 @@ fn rr_racks_reflect_routes_within_and_across_racks() {
     let mut lab = Lab::up("rr-racks.clab.yml");
     converge(&lab);
     lab.check_pod_mesh();
+    // The outside host behind tor1 sees each pod's own address.
+    lab.check_outside("outside", "10.0.9.10", |_, pod| pod.to_string());
     lab.down();
 }
 
