@@ -649,7 +649,11 @@ async fn read_loop(
         extended_message: true,
         ..CodecContext::default()
     };
-    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut buf = BytesMut::with_capacity(READ_MIN);
+    // Read chunk: small for an idle session (a KEEPALIVE is 19 octets; a
+    // route reflector holds a hundred sessions), doubled while reads fill
+    // it (a table transfer), halved again when they do not.
+    let mut chunk = READ_MIN;
     loop {
         let mut frames = Vec::new();
         loop {
@@ -666,14 +670,20 @@ async fn read_loop(
         if !frames.is_empty() && to_peer.send(ConnInput::Frames(id, frames)).await.is_err() {
             return;
         }
-        if buf.capacity() - buf.len() < 4096 {
-            buf.reserve(64 * 1024);
+        if buf.is_empty() && buf.capacity() > 2 * chunk {
+            // Give a burst's large buffer back once the session is quiet.
+            buf = BytesMut::with_capacity(chunk);
+        } else if buf.capacity() - buf.len() < chunk / 2 {
+            buf.reserve(chunk);
         }
+        let spare = buf.capacity() - buf.len();
         match read.read_buf(&mut buf).await {
             Ok(0) => {
                 let _ = to_peer.send(ConnInput::Closed(id, None)).await;
                 return;
             }
+            Ok(n) if n >= spare => chunk = (chunk * 2).min(READ_MAX),
+            Ok(n) if n < chunk / 4 => chunk = (chunk / 2).max(READ_MIN),
             Ok(_) => {}
             Err(e) => {
                 let _ = to_peer.send(ConnInput::Closed(id, Some(e))).await;
@@ -682,6 +692,10 @@ async fn read_loop(
         }
     }
 }
+
+/// Read buffer bounds per connection (see `read_loop`).
+const READ_MIN: usize = 4 * 1024;
+const READ_MAX: usize = 128 * 1024;
 
 async fn write_loop(mut write: tokio::net::tcp::OwnedWriteHalf, mut queue: mpsc::Receiver<Bytes>) {
     while let Some(bytes) = queue.recv().await {
