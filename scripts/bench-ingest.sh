@@ -104,7 +104,8 @@ measure() { # speaker size
     PIDS+=($!)
     local deadline=$((SECONDS + 300)) start="" t_rib="" t_fib=""
     until [ -n "$start" ]; do
-        start=$(awk '/^start /{print $2}' "$WORK/sender.out")
+        # The sender's redirect may not exist yet (it starts in the background).
+        start=$(awk '/^start /{print $2}' "$WORK/sender.out" 2>/dev/null || true)
         [ $SECONDS -lt $deadline ] || { echo "sender never started: $(cat "$WORK/sender.err")"; return 1; }
         sleep 0.01
     done
