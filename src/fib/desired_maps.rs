@@ -4,7 +4,7 @@
 //! memory, so IPv4 gets a compact layout: the slot is the address plus the
 //! entry, whose spare octet holds the prefix length (no separate key, no
 //! padding), in a [`Sharded`] table; pending IPv4 prefixes are queued as
-//! 8-octet packed keys instead of 18-octet `IpNet`s.
+//! 5-octet packed keys instead of 18-octet `IpNet`s.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -161,21 +161,24 @@ impl Maps {
     }
 }
 
+fn pack4(n: &Ipv4Net) -> [u8; 5] {
+    let [a, b, c, d] = n.addr().octets();
+    [a, b, c, d, n.prefix_len()]
+}
+
 /// Pending prefixes, first in first out: a peer sends its table in
 /// address order, and the kernel's trie takes a sorted load fastest.
 #[derive(Debug, Default)]
 pub(crate) struct Pending {
-    /// IPv4 prefixes packed as `addr << 8 | len`.
-    v4: VecDeque<u64>,
+    /// IPv4 prefixes packed as address (big-endian) and length.
+    v4: VecDeque<[u8; 5]>,
     v6: VecDeque<Ipv6Net>,
 }
 
 impl Pending {
     pub fn push(&mut self, p: IpNet) {
         match p {
-            IpNet::V4(n) => self
-                .v4
-                .push_back((u64::from(u32::from(n.addr())) << 8) | u64::from(n.prefix_len())),
+            IpNet::V4(n) => self.v4.push_back(pack4(&n)),
             IpNet::V6(n) => self.v6.push_back(n),
         }
     }
@@ -197,7 +200,7 @@ impl Pending {
         out.extend(
             self.v4
                 .drain(..n4)
-                .filter_map(|k| net4((k >> 8) as u32, (k & 0xff) as u8)),
+                .filter_map(|[a, b, c, d, l]| net4(u32::from_be_bytes([a, b, c, d]), l)),
         );
         out.extend(self.v6.drain(..n6).map(IpNet::V6));
         if self.v4.is_empty() && self.v4.capacity() > 4096 {
@@ -211,9 +214,7 @@ impl Pending {
     pub fn restore(&mut self, untaken: &[IpNet]) {
         for p in untaken.iter().rev() {
             match p {
-                IpNet::V4(n) => self
-                    .v4
-                    .push_front((u64::from(u32::from(n.addr())) << 8) | u64::from(n.prefix_len())),
+                IpNet::V4(n) => self.v4.push_front(pack4(n)),
                 IpNet::V6(n) => self.v6.push_front(*n),
             }
         }
