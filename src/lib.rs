@@ -9,3 +9,4 @@ pub mod fib;
 pub mod ipam;
 pub mod k8s;
 pub mod lab;
+pub mod prefix_table;

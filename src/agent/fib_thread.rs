@@ -22,7 +22,7 @@ type RouteChangeTarget = Option<RouteTarget>;
 use crate::control::{FibCounters, FibView};
 use crate::fib::{
     Fib, FibConfig, FibError, Resolution, Resolver, ResolverConfig, RouteChange, RouteProtocol,
-    RouteTarget, RouteType, RouteWatch,
+    RouteTarget, RouteType, RouteWatch, WatchEvent,
 };
 
 /// Requests to the FIB thread.
@@ -289,18 +289,10 @@ impl FibThread {
         let target = match self.resolved.get(next_hops) {
             Some(t) => t.clone(),
             None => {
-                let mut hops = Vec::new();
-                for nh in next_hops.iter() {
-                    match self.resolver.resolve(*nh) {
-                        Resolution::Reachable(h) => hops.extend_from_slice(h.as_slice()),
-                        Resolution::Unreachable => {
-                            debug!(%prefix, next_hop = %nh, "next hop unreachable; path not installed")
-                        }
-                    }
+                let t = self.target_of(next_hops);
+                if t.is_none() {
+                    debug!(%prefix, next_hops = ?next_hops, "no next hop reachable; route not installed");
                 }
-                let t = crate::fib::NextHops::new(hops)
-                    .ok()
-                    .map(RouteTarget::Unicast);
                 self.resolved.insert(next_hops.clone(), t.clone());
                 t
             }
@@ -309,6 +301,19 @@ impl FibThread {
             Some(t) => RouteChange::Set(prefix, t),
             None => RouteChange::Remove(prefix),
         }
+    }
+
+    /// What `next_hops` resolve to now (uncached).
+    fn target_of(&self, next_hops: &NextHopList) -> RouteChangeTarget {
+        let mut hops = Vec::new();
+        for nh in next_hops.iter() {
+            if let Resolution::Reachable(h) = self.resolver.resolve(*nh) {
+                hops.extend_from_slice(h.as_slice());
+            }
+        }
+        crate::fib::NextHops::new(hops)
+            .ok()
+            .map(RouteTarget::Unicast)
     }
 
     /// Tells the RIB if `nh`'s reachability differs from what it knows.
@@ -344,8 +349,12 @@ impl FibThread {
     fn housekeeping(&mut self) {
         if self.watch.ready() {
             match self.watch.wait(Duration::ZERO) {
-                Ok(events) if !events.is_empty() => self.kernel_changed(),
-                Ok(_) => {}
+                Ok(events) => {
+                    if let Some(e) = events.iter().find(|e| affects_resolution(e)) {
+                        debug!(event = ?e, "kernel change: re-reading routes for next-hop resolution");
+                        self.kernel_changed();
+                    }
+                }
                 Err(e) => warn!(error = %e, "route watch failed"),
             }
         }
@@ -358,19 +367,28 @@ impl FibThread {
         }
     }
 
-    /// A non-podroute route, address or link changed: next hops may resolve
-    /// differently now.
+    /// A non-podroute route, a link, or lost notifications: next hops may
+    /// resolve differently now. The RIB is asked for its whole table again
+    /// only if some next-hop list in use resolves differently: rebuilding
+    /// and re-staging a million routes (a 40 MB request) for, say, the end
+    /// of an unrelated interface's IPv6 DAD would stall the FIB.
     fn kernel_changed(&mut self) {
         if let Err(e) = self.resolver.refresh() {
             warn!(error = %e, "cannot re-read the kernel routes for next-hop resolution");
             return;
         }
-        self.resolved.clear();
         let tracked: Vec<IpAddr> = self.tracked.keys().copied().collect();
         for nh in tracked {
             self.report(nh);
         }
-        let _ = self.reports.send(FibEvent::Resync);
+        let moved = self
+            .resolved
+            .iter()
+            .any(|(hops, was)| self.target_of(hops) != *was);
+        if moved {
+            self.resolved.clear();
+            let _ = self.reports.send(FibEvent::Resync);
+        }
     }
 
     fn remove_all(&mut self) {
@@ -408,6 +426,23 @@ impl FibThread {
             .collect();
         views.sort_by_key(|v| v.prefix);
         Ok(views)
+    }
+}
+
+/// Whether a kernel notification can change how next hops resolve:
+/// routes of the resolver's table (podroute's own never resolve one),
+/// links (IPv4 marks next hops dead at a link down without a route
+/// notification), lost notifications. An address change alone cannot:
+/// the connected route it adds or removes is notified by itself; nor can
+/// routes of other tables (the local table's, e.g. at the end of IPv6
+/// DAD).
+fn affects_resolution(e: &WatchEvent) -> bool {
+    match e {
+        WatchEvent::RouteAdded(r) | WatchEvent::RouteDeleted(r) => {
+            r.table == resolver_config().table && r.protocol != RouteProtocol::Podroute
+        }
+        WatchEvent::Address { .. } => false,
+        WatchEvent::Link { .. } | WatchEvent::Overrun => true,
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod fib_thread;
 mod listener;
+mod malloc;
 mod rib_task;
 
 use std::collections::HashMap;
@@ -62,6 +63,7 @@ pub fn run(config_path: &Path) -> Result<(), AgentError> {
 /// The multi-threaded runtime the agent runs on (two workers: the RIB and
 /// the peers; the FIB has its own thread).
 pub fn runtime() -> Result<tokio::runtime::Runtime, AgentError> {
+    malloc::tune();
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("podroute")

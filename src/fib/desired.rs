@@ -6,17 +6,17 @@
 //! compares equal and never reaches the kernel.
 //!
 //! Sized for a million prefixes: entries are 12 octets (targets are
-//! interned: a million routes share a handful of next-hop sets) and IPv4
-//! keys 8, so the table stays a fraction of the size a map of full route
-//! objects would take; staging time at that scale is dominated by cache
-//! and TLB misses, i.e. by bytes per entry.
+//! interned: a million routes share a handful of next-hop sets), an IPv4
+//! slot 16 with its key (see [`super::desired_maps`]), so the table stays
+//! a fraction of the size a map of full route objects would take; staging
+//! time at that scale is dominated by cache and TLB misses, i.e. by bytes
+//! per entry.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::net::{Ipv4Addr, Ipv6Addr};
 
-use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use ipnet::IpNet;
 
+use super::desired_maps::{Maps, Pending};
 use super::types::{KernelRoute, NextHops, RouteTarget};
 
 /// What a podroute route in the kernel amounts to.
@@ -155,20 +155,28 @@ const SEEN: u8 = 8;
 const FOREIGN_SAME_KEY: u8 = 16;
 
 #[derive(Debug, Clone, Copy)]
-struct Entry {
+pub(crate) struct Entry {
     wanted: Tid,
     held: Tid,
     /// Consecutive failed attempts.
     failures: u16,
     flags: u8,
+    /// The prefix length: part of the key, kept in what would be padding
+    /// so an IPv4 slot (address + entry) is 16 octets.
+    pub(super) len: u8,
 }
 
-const EMPTY: Entry = Entry {
-    wanted: NONE,
-    held: NONE,
-    failures: 0,
-    flags: 0,
-};
+impl Entry {
+    pub(super) fn new(len: u8) -> Self {
+        Entry {
+            wanted: NONE,
+            held: NONE,
+            failures: 0,
+            flags: 0,
+            len,
+        }
+    }
+}
 
 /// An entry's held state before a speculative [`DesiredTable::take_op`];
 /// owns a reference to that state's target.
@@ -184,163 +192,6 @@ impl Undo {
     }
 }
 
-/// A fast non-cryptographic hasher for prefixes (the table is keyed by
-/// data podroute itself validated, so flooding resistance buys nothing,
-/// and SipHash costs a large share of staging a million routes): an
-/// FxHash-style word mix with a murmur3 finaliser, so the low bits that
-/// pick a bucket depend on every input bit.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct PrefixHasher(u64);
-
-impl PrefixHasher {
-    fn add(&mut self, w: u64) {
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-impl Hasher for PrefixHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(b));
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    fn write_u32(&mut self, i: u32) {
-        self.add(u64::from(i));
-    }
-
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        fmix64(self.0)
-    }
-}
-
-type Hash = BuildHasherDefault<PrefixHasher>;
-
-fn fmix64(mut h: u64) -> u64 {
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
-}
-
-/// Hasher for packed IPv4 keys (`addr << 8 | len`) that keeps
-/// neighbouring /24s in neighbouring buckets. A route table arrives
-/// largely in address order (a BGP peer sends its table sorted), and at a
-/// million entries every random probe is a cache and TLB miss; with this
-/// the probes of a sorted load walk memory sequentially. The bucket bits
-/// are the /24 index XOR a mix of the rest (last octet and length), so
-/// prefixes inside one /24 or of other lengths still scatter; the 7 tag
-/// bits (the top of the hash, which hashbrown compares first) are a full
-/// mix of the key.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct V4KeyHasher(u64);
-
-impl Hasher for V4KeyHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, k: u64) {
-        self.0 = k;
-    }
-
-    fn finish(&self) -> u64 {
-        let k = self.0;
-        let slash24 = k >> 16;
-        let spread = fmix64((k & 0xffff) + 1);
-        ((slash24 ^ spread) & 0x01ff_ffff_ffff_ffff) | (fmix64(k) & 0xfe00_0000_0000_0000)
-    }
-}
-
-fn k4(n: &Ipv4Net) -> u64 {
-    (u64::from(u32::from(n.addr())) << 8) | u64::from(n.prefix_len())
-}
-
-fn k6(n: &Ipv6Net) -> (u128, u8) {
-    (u128::from(n.addr()), n.prefix_len())
-}
-
-/// Entries by prefix; IPv4 keys packed into 8 octets.
-#[derive(Debug, Default)]
-struct Maps {
-    v4: HashMap<u64, Entry, BuildHasherDefault<V4KeyHasher>>,
-    v6: HashMap<(u128, u8), Entry, Hash>,
-}
-
-impl Maps {
-    fn get(&self, p: &IpNet) -> Option<&Entry> {
-        match p {
-            IpNet::V4(n) => self.v4.get(&k4(n)),
-            IpNet::V6(n) => self.v6.get(&k6(n)),
-        }
-    }
-
-    fn get_mut(&mut self, p: &IpNet) -> Option<&mut Entry> {
-        match p {
-            IpNet::V4(n) => self.v4.get_mut(&k4(n)),
-            IpNet::V6(n) => self.v6.get_mut(&k6(n)),
-        }
-    }
-
-    fn get_or_insert(&mut self, p: &IpNet) -> &mut Entry {
-        match p {
-            IpNet::V4(n) => self.v4.entry(k4(n)).or_insert(EMPTY),
-            IpNet::V6(n) => self.v6.entry(k6(n)).or_insert(EMPTY),
-        }
-    }
-
-    fn remove(&mut self, p: &IpNet) {
-        match p {
-            IpNet::V4(n) => self.v4.remove(&k4(n)),
-            IpNet::V6(n) => self.v6.remove(&k6(n)),
-        };
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (IpNet, &Entry)> {
-        let v4 = self.v4.iter().filter_map(|(k, e)| {
-            let n = Ipv4Net::new(Ipv4Addr::from((k >> 8) as u32), (k & 0xff) as u8).ok()?;
-            Some((IpNet::V4(n), e))
-        });
-        let v6 = self.v6.iter().filter_map(|((a, l), e)| {
-            let n = Ipv6Net::new(Ipv6Addr::from(*a), *l).ok()?;
-            Some((IpNet::V6(n), e))
-        });
-        v4.chain(v6)
-    }
-}
-
-impl Maps {
-    fn for_each_mut(&mut self, mut f: impl FnMut(IpNet, &mut Entry)) {
-        for (k, e) in self.v4.iter_mut() {
-            if let Ok(n) = Ipv4Net::new(Ipv4Addr::from((k >> 8) as u32), (k & 0xff) as u8) {
-                f(IpNet::V4(n), e);
-            }
-        }
-        for ((a, l), e) in self.v6.iter_mut() {
-            if let Ok(n) = Ipv6Net::new(Ipv6Addr::from(*a), *l) {
-                f(IpNet::V6(n), e);
-            }
-        }
-    }
-}
-
 /// What a reconcile concluded for one prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verdict {
@@ -353,7 +204,7 @@ pub(crate) enum Verdict {
 }
 
 /// The entry for `prefix`, created if absent, queued if not yet.
-fn touch<'a>(maps: &'a mut Maps, pending: &mut Vec<IpNet>, prefix: IpNet) -> &'a mut Entry {
+fn touch<'a>(maps: &'a mut Maps, pending: &mut Pending, prefix: IpNet) -> &'a mut Entry {
     let e = maps.get_or_insert(&prefix);
     if e.flags & QUEUED == 0 {
         e.flags |= QUEUED;
@@ -366,7 +217,7 @@ fn touch<'a>(maps: &'a mut Maps, pending: &mut Vec<IpNet>, prefix: IpNet) -> &'a
 pub(crate) struct DesiredTable {
     maps: Maps,
     ids: Interner,
-    pending: Vec<IpNet>,
+    pending: Pending,
 }
 
 impl DesiredTable {
@@ -426,18 +277,16 @@ impl DesiredTable {
     /// [`DesiredTable::take_op`] takes it (one lookup per prefix); those
     /// not taken must go back through [`DesiredTable::restore_pending`].
     pub fn take_pending(&mut self) -> Vec<IpNet> {
-        std::mem::take(&mut self.pending)
+        self.pending.take(None)
     }
 
-    /// Takes at most `max` pending prefixes (from the end: nothing is
-    /// copied but what is taken), leaving the rest pending.
-    pub fn take_pending_tail(&mut self, max: usize) -> Vec<IpNet> {
-        let keep = self.pending.len().saturating_sub(max);
-        self.pending.split_off(keep)
+    /// Takes the oldest `max` pending prefixes, leaving the rest pending.
+    pub fn take_pending_head(&mut self, max: usize) -> Vec<IpNet> {
+        self.pending.take(Some(max))
     }
 
     pub fn restore_pending(&mut self, untaken: &[IpNet]) {
-        self.pending.extend_from_slice(untaken);
+        self.pending.restore(untaken);
     }
 
     pub fn pending_len(&self) -> usize {
@@ -445,8 +294,8 @@ impl DesiredTable {
     }
 
     pub fn reserve(&mut self, n: usize) {
-        self.maps.v4.reserve(n);
-        self.pending.reserve(n);
+        self.maps.reserve_v4(n);
+        self.pending.reserve_v4(n);
     }
 
     /// Unqueues a pending prefix and returns the operation it needs. The

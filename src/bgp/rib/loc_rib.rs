@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use smallvec::SmallVec;
 
+use super::paths::Paths;
 use crate::bgp::attribute::PathAttributes;
+use crate::prefix_table::{Sharded, v4_hash};
 
 /// Whether a BGP next hop resolves in the kernel, and at what IGP cost,
 /// shared by every path through it: one update makes all of them eligible
@@ -92,19 +93,42 @@ pub struct Path {
 }
 
 /// A prefix in the Loc-RIB: its candidate paths. The best one is computed
-/// when needed, so nothing can go stale. Nearly every prefix has one path,
-/// held inline: no allocation per prefix.
+/// when needed, so nothing can go stale.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Dest {
-    pub paths: SmallVec<[Path; 1]>,
+    pub paths: Paths,
 }
 
-/// The Loc-RIB's prefix table, one map per family: an IPv4 key takes 5
-/// octets instead of the 18 of an `IpNet`, which matters at a million
-/// prefixes.
+/// An IPv4 destination with its key: 24 octets a slot.
+#[derive(Debug)]
+struct V4Dest {
+    dest: Dest,
+    addr: u32,
+    len: u8,
+}
+
+const _: () = assert!(std::mem::size_of::<V4Dest>() == 24);
+
+fn v4_key(p: &Ipv4Net) -> (u32, u8) {
+    (u32::from(p.addr()), p.prefix_len())
+}
+
+fn slot_hash(s: &V4Dest) -> u64 {
+    v4_hash(s.addr, s.len)
+}
+
+fn net4(s: &V4Dest) -> IpNet {
+    // The slot was built from a valid prefix.
+    IpNet::V4(Ipv4Net::new(s.addr.into(), s.len).unwrap_or_default())
+}
+
+/// The Loc-RIB's prefix table, one map per family. IPv4, the million-prefix
+/// case, is a [`Sharded`] table of 24-octet slots (a
+/// `HashMap<Ipv4Net, Dest>` slot was 32) hashed so a sorted load walks
+/// memory in order.
 #[derive(Debug, Default)]
 pub struct LocRib {
-    v4: HashMap<Ipv4Net, Dest>,
+    v4: Sharded<V4Dest>,
     v6: HashMap<Ipv6Net, Dest>,
 }
 
@@ -119,14 +143,24 @@ impl LocRib {
 
     pub fn get(&self, prefix: &IpNet) -> Option<&Dest> {
         match prefix {
-            IpNet::V4(p) => self.v4.get(p),
+            IpNet::V4(p) => {
+                let (a, l) = v4_key(p);
+                let s = self.v4.find(v4_hash(a, l), |s| s.addr == a && s.len == l)?;
+                Some(&s.dest)
+            }
             IpNet::V6(p) => self.v6.get(p),
         }
     }
 
     pub fn get_mut(&mut self, prefix: &IpNet) -> Option<&mut Dest> {
         match prefix {
-            IpNet::V4(p) => self.v4.get_mut(p),
+            IpNet::V4(p) => {
+                let (a, l) = v4_key(p);
+                let s = self
+                    .v4
+                    .find_mut(v4_hash(a, l), |s| s.addr == a && s.len == l)?;
+                Some(&mut s.dest)
+            }
             IpNet::V6(p) => self.v6.get_mut(p),
         }
     }
@@ -134,26 +168,44 @@ impl LocRib {
     /// The destination of `prefix`, created empty if missing.
     pub fn entry(&mut self, prefix: IpNet) -> &mut Dest {
         match prefix {
-            IpNet::V4(p) => self.v4.entry(p).or_default(),
+            IpNet::V4(p) => {
+                let (a, l) = v4_key(&p);
+                let s = self.v4.find_or_insert(
+                    v4_hash(a, l),
+                    |s| s.addr == a && s.len == l,
+                    slot_hash,
+                    || V4Dest {
+                        dest: Dest::default(),
+                        addr: a,
+                        len: l,
+                    },
+                );
+                &mut s.dest
+            }
             IpNet::V6(p) => self.v6.entry(p).or_default(),
         }
     }
 
     pub fn remove(&mut self, prefix: &IpNet) {
         match prefix {
-            IpNet::V4(p) => self.v4.remove(p),
-            IpNet::V6(p) => self.v6.remove(p),
-        };
+            IpNet::V4(p) => {
+                let (a, l) = v4_key(p);
+                self.v4.remove(v4_hash(a, l), |s| s.addr == a && s.len == l);
+            }
+            IpNet::V6(p) => {
+                self.v6.remove(p);
+            }
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (IpNet, &Dest)> {
-        let v4 = self.v4.iter().map(|(p, d)| (IpNet::V4(*p), d));
+        let v4 = self.v4.iter().map(|s| (net4(s), &s.dest));
         let v6 = self.v6.iter().map(|(p, d)| (IpNet::V6(*p), d));
         v4.chain(v6)
     }
 
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (IpNet, &mut Dest)> {
-        let v4 = self.v4.iter_mut().map(|(p, d)| (IpNet::V4(*p), d));
+        let v4 = self.v4.iter_mut().map(|s| (net4(s), &mut s.dest));
         let v6 = self.v6.iter_mut().map(|(p, d)| (IpNet::V6(*p), d));
         v4.chain(v6)
     }

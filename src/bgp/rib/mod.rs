@@ -8,6 +8,7 @@
 mod export;
 mod import;
 mod loc_rib;
+mod paths;
 mod stale;
 
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ pub use export::PeerOut;
 use export::family_of;
 pub use import::{ImportPolicy, Rejection};
 pub use loc_rib::{Dest, LocRib, Path, Reachability, RouteAttrs};
+pub use paths::Paths;
 
 use super::attribute::{MpNextHop, Origin};
 use super::best_path::{Candidate, select};
