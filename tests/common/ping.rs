@@ -7,7 +7,12 @@ use super::{DEADLINE, wait_until};
 /// A continuous `ping -i 0.02` from a pod namespace.
 pub struct Pinger {
     child: Option<Child>,
+    started: std::time::Instant,
 }
+
+/// The shortest window a "nothing lost" check judges: a restart on an idle
+/// machine can be over in less than ten pings.
+const MIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Pinger {
     /// Starts pinging `dst` from `ns` once a first ping gets through.
@@ -23,11 +28,19 @@ impl Pinger {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        Pinger { child: Some(child) }
+        Pinger {
+            child: Some(child),
+            started: std::time::Instant::now(),
+        }
     }
 
-    /// SIGINT (ping prints its statistics); returns (sent, received).
+    /// SIGINT (ping prints its statistics) once it has run for at least
+    /// [`MIN_WINDOW`]; returns (sent, received).
     pub fn stop(mut self) -> (u64, u64) {
+        // Not a wait for a condition: the traffic window itself.
+        if let Some(rest) = MIN_WINDOW.checked_sub(self.started.elapsed()) {
+            std::thread::sleep(rest);
+        }
         let child = self.child.take().unwrap();
         super::signal(child.id(), libc::SIGINT);
         let out = child.wait_with_output().unwrap();
