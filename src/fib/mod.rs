@@ -95,6 +95,10 @@ pub struct Fib {
     stats: FibStats,
     needs_reconcile: bool,
     buf: Vec<u8>,
+    /// Prefixes whose foreign route was already logged at warning level:
+    /// reconcile runs every 30 s, and a steady coexistence (the node's pod
+    /// bridge beside its blackhole) must not warn forever.
+    foreign_warned: std::collections::HashSet<IpNet>,
 }
 
 /// One message of a batch, remembered to map the kernel's answer back.
@@ -122,6 +126,7 @@ impl Fib {
             table: DesiredTable::default(),
             stats: FibStats::default(),
             needs_reconcile: false,
+            foreign_warned: Default::default(),
         })
     }
 
@@ -229,13 +234,19 @@ impl Fib {
         self.stats.unwanted_removed += (rep.unwanted + rep.wrong_metric.len()) as u64;
         self.stats.foreign_conflicts += rep.foreign.len() as u64;
         for f in &rep.foreign {
-            tracing::warn!(
-                "fib: {} is held by a route of protocol {} (metric {}); podroute leaves it alone",
-                f.prefix,
-                u8::from(f.protocol),
-                f.metric
-            );
+            if self.foreign_warned.insert(f.prefix) {
+                tracing::warn!(
+                    "fib: {} is held by a route of protocol {} (metric {}); podroute leaves it alone",
+                    f.prefix,
+                    u8::from(f.protocol),
+                    f.metric
+                );
+            } else {
+                tracing::debug!(prefix = %f.prefix, protocol = u8::from(f.protocol), metric = f.metric, "fib: foreign route still there");
+            }
         }
+        self.foreign_warned
+            .retain(|p| rep.foreign.iter().any(|f| f.prefix == *p));
         self.needs_reconcile = false;
         let applied = self.flush_with(rep.wrong_metric.clone())?;
         Ok((rep, applied))
