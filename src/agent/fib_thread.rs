@@ -132,6 +132,8 @@ struct FibThread {
     /// Prefixes of the routes adopted at start.
     adopted: Vec<IpNet>,
     next_reconcile: Instant,
+    /// A large flush ran since free heap pages were last returned.
+    trim_due: bool,
 }
 
 impl FibThread {
@@ -167,6 +169,7 @@ impl FibThread {
             reports,
             adopted: adopted.iter().map(|r| r.prefix).collect(),
             next_reconcile: Instant::now() + RECONCILE_INTERVAL,
+            trim_due: false,
         })
     }
 
@@ -203,9 +206,17 @@ impl FibThread {
                 next = rx.try_recv().ok();
             }
             if self.fib.pending() > 0 {
+                self.trim_due |= self.fib.pending() >= FLUSH_CHUNK;
                 match self.fib.flush_some(FLUSH_CHUNK) {
                     Ok(report) => debug!(?report, "FIB flushed a chunk"),
                     Err(e) => warn!(error = %e, "FIB flush failed; retried on the next one"),
+                }
+                if self.trim_due && self.fib.pending() == 0 {
+                    // The end of a burst (a table transfer, a peer gone):
+                    // the buffers that carried it, RIB side and ours, are
+                    // free now.
+                    self.trim_due = false;
+                    super::malloc::release_free();
                 }
             }
             self.housekeeping();

@@ -21,3 +21,15 @@ pub fn tune() {
         }
     }
 }
+
+/// Returns the free pages inside the heap to the kernel. glibc only gives
+/// back the top of a heap by itself; after a table transfer the blocks its
+/// per-UPDATE buffers used sit between long-lived allocations (attribute
+/// sets), so they stayed resident (~11 MB after a 1M-prefix load).
+pub fn release_free() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}

@@ -15,6 +15,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
+use crate::bgp::budget::RouteBudget;
 use crate::bgp::capability::Capability;
 use crate::bgp::fsm::SessionConfig;
 use crate::bgp::graceful::{LocalRestart, SharedRestart};
@@ -151,6 +152,8 @@ struct Agent {
     peers: HashMap<IpAddr, RunningPeer>,
     inbound: InboundMap,
     peer_events: mpsc::Sender<PeerEvent>,
+    /// Decoded routes all peers may have queued for the RIB.
+    route_budget: RouteBudget,
     rib: mpsc::Sender<RibInput>,
     rib_task: tokio::task::JoinHandle<()>,
     fib: FibHandle,
@@ -233,6 +236,7 @@ impl Agent {
             peers: HashMap::new(),
             inbound,
             peer_events,
+            route_budget: RouteBudget::default(),
             rib,
             rib_task,
             fib,
@@ -268,6 +272,7 @@ impl Agent {
         let handle = peer::spawn(
             peer_settings(&self.config, &p, &self.restart),
             self.peer_events.clone(),
+            self.route_budget.clone(),
         );
         if let Ok(mut m) = self.inbound.lock() {
             m.insert(p.address, handle.inbound.clone());

@@ -61,6 +61,10 @@ pub const STALE_PATH_TIME: Duration = Duration::from_secs(360);
 /// routes and telling peers ours (RFC 4724 §4.1 selection deferral).
 pub const SELECTION_DEFERRAL: Duration = Duration::from_secs(30);
 
+/// UPDATEs the RIB applies between two hand-overs of its outputs (a
+/// full-size UPDATE holds ~1,000 IPv4 prefixes).
+const UPDATES_PER_STEP: usize = 4;
+
 /// Our own start, until every peer has sent its table (RFC 4724 §4.1).
 struct Startup {
     deadline: Instant,
@@ -376,15 +380,20 @@ impl RibTask {
                 };
                 self.dispatch(out);
             }
-            PeerEvent::Updates { peer, updates } => {
+            PeerEvent::Updates { peer, updates, .. } => {
                 // The wall clock, not tokio's (which tests may pause).
                 let started = std::time::Instant::now();
                 let eors: Vec<Family> = updates
                     .iter()
                     .filter_map(|u| u.end_of_rib_family())
                     .collect();
-                let out = self.rib.updates(peer, &updates);
-                self.dispatch(out);
+                // A read's worth of UPDATEs (tens of thousands of prefixes)
+                // in small steps: the per-prefix outputs of one step are
+                // handed on before the next, so they never pile up.
+                for step in updates.chunks(UPDATES_PER_STEP) {
+                    let out = self.rib.updates(peer, step);
+                    self.dispatch(out);
+                }
                 self.update_latency.observe(started.elapsed());
                 if !eors.is_empty() {
                     self.end_of_rib(peer, &eors);

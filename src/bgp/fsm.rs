@@ -81,7 +81,7 @@ pub enum Event {
     /// A TCP connection is up (ours completed, or the peer's accepted).
     Connected(ConnId, Direction),
     /// An outgoing connection attempt failed.
-    ConnectFailed,
+    ConnectFailed(ConnectFailure),
     /// A connection was closed or broke.
     Closed(ConnId),
     TimerExpired(Timer),
@@ -89,6 +89,16 @@ pub enum Event {
     Received(ConnId, Message),
     /// A message on this connection could not be decoded; send this.
     DecodeError(ConnId, Notification),
+}
+
+/// How an outgoing connection attempt failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectFailure {
+    /// The peer's host answered with a reset: it is up but nothing listens
+    /// on the BGP port yet (an agent starting or restarting).
+    Refused,
+    /// Timed out, unreachable, or a local error.
+    Other,
 }
 
 /// Why an established session ended, for logs and `show neighbors`.
@@ -143,6 +153,9 @@ pub const OPEN_SENT_HOLD: Duration = Duration::from_secs(240);
 pub const STABLE_SESSION: Duration = Duration::from_secs(60);
 /// Longest wait before restarting a flapping peer.
 pub const MAX_IDLE_HOLD: Duration = Duration::from_secs(120);
+/// First retry after a refused connection; doubles per refusal in a row up
+/// to the ConnectRetryTimer.
+pub const REFUSED_RETRY: Duration = Duration::from_millis(100);
 
 /// One TCP connection past the TCP handshake.
 #[derive(Debug, Clone, PartialEq)]
@@ -166,6 +179,10 @@ pub struct Session {
     established_at: Option<Instant>,
     /// Sessions that failed soon after coming up, in a row.
     flaps: u32,
+    /// Outgoing connections refused in a row (see `REFUSED_RETRY`).
+    refused: u32,
+    /// Sessions lost to a collision race since one lasted (see `after_loss`).
+    collisions: u32,
     stopped: bool,
 }
 
@@ -177,6 +194,8 @@ impl Session {
             conns: Vec::new(),
             established_at: None,
             flaps: 0,
+            refused: 0,
+            collisions: 0,
             stopped: true,
         }
     }
@@ -224,13 +243,7 @@ impl Session {
             Event::Start => self.start(&mut out),
             Event::Stop(n) => self.stop(n, &mut out),
             Event::Connected(id, dir) => self.connected(id, dir, &mut out),
-            Event::ConnectFailed => {
-                if self.base == State::Connect {
-                    // §8.2.2 Connect, TcpConnectionFails: to Active; the
-                    // ConnectRetryTimer, still running, tries again.
-                    self.base = State::Active;
-                }
-            }
+            Event::ConnectFailed(how) => self.connect_failed(how, &mut out),
             Event::Closed(id) => {
                 if let Some(conn) = self.remove(id, &mut out) {
                     self.after_loss(conn, DownReason::ConnectionLost, now, &mut out);
@@ -266,6 +279,27 @@ impl Session {
         ));
     }
 
+    fn connect_failed(&mut self, how: ConnectFailure, out: &mut Vec<Action>) {
+        if self.base == State::Connect {
+            // §8.2.2 Connect, TcpConnectionFails: to Active; the
+            // ConnectRetryTimer, still running, tries again.
+            self.base = State::Active;
+        }
+        if how != ConnectFailure::Refused || self.stopped || !self.conns.is_empty() {
+            return;
+        }
+        // A refusal means the peer's host is up and its speaker is not
+        // listening yet: when nodes start together each may try the other
+        // first. Waiting a whole ConnectRetryTimer (whose value §10 leaves
+        // to us) would put that wait into every cold start, so the timer
+        // starts short and grows back to its configured value.
+        let quick = REFUSED_RETRY.saturating_mul(1 << self.refused.min(16));
+        self.refused = self.refused.saturating_add(1);
+        if quick < self.config.connect_retry {
+            out.push(Action::SetTimer(Timer::ConnectRetry, quick));
+        }
+    }
+
     fn stop(&mut self, notification: Notification, out: &mut Vec<Action>) {
         self.stopped = true;
         out.push(Action::CancelTimer(Timer::ConnectRetry));
@@ -286,15 +320,14 @@ impl Session {
     }
 
     fn connected(&mut self, id: ConnId, direction: Direction, out: &mut Vec<Action>) {
-        if direction == Direction::Inbound && !self.stopped {
-            self.replace_restarted(out);
-        }
+        // A connection beside an Established session with a graceful
+        // restart peer is heard out: its OPEN tells a restart from a
+        // collision (`open_received`).
         let refuse = self.stopped
             || self.conns.len() >= 2
-            || self
-                .conns
-                .iter()
-                .any(|c| c.state == State::Established || c.direction == direction);
+            || self.conns.iter().any(|c| {
+                (c.state == State::Established && !graceful_peer(c)) || c.direction == direction
+            });
         if refuse {
             // RFC 4486 §4: Connection Rejected for a connection we will not
             // run; §6.8: a connection colliding with an Established one is
@@ -309,6 +342,7 @@ impl Session {
         if direction == Direction::Outbound || self.conns.is_empty() {
             out.push(Action::CancelTimer(Timer::ConnectRetry));
         }
+        self.refused = 0;
         self.conns.push(Connection {
             id,
             direction,
@@ -323,29 +357,28 @@ impl Session {
         out.push(Action::SetTimer(Timer::Hold(id), OPEN_SENT_HOLD));
     }
 
-    /// A peer that sent the Graceful Restart capability connects again while
-    /// its old session still looks Established here: it restarted before
-    /// we noticed (power loss, no FIN). RFC 4724 §4.2 has the old session
-    /// closed as if its TCP connection had ended, so the RIB keeps the
-    /// routes as stale, instead of refusing the new connection (§6.8).
-    fn replace_restarted(&mut self, out: &mut Vec<Action>) {
-        let Some(old) = self
+    /// An OPEN arrived on a new connection while the session is
+    /// Established on another, with a peer that sent the Graceful Restart
+    /// capability. RFC 4724 §4.2: a peer that restarted before we noticed
+    /// (power loss, no FIN) comes back this way, and its old session is to
+    /// end as if its TCP connection had, keeping the routes as stale. Two
+    /// speakers that connect to each other at once see the same thing for
+    /// a moment, though: one side's session comes up while the other
+    /// side's OPEN is on its way. That is a §6.8 collision with an
+    /// Established connection, and the new connection is the one to close
+    /// (the peer, whose session is up on the same connection, closes it
+    /// too; replacing the session instead lost both). The Restart State
+    /// bit tells the two apart: a restarted peer sets it, a peer in the
+    /// middle of its first session does not. Returns the session to end.
+    fn replaces_established(&self, id: ConnId, open: &Open) -> Option<ConnId> {
+        let old = self
             .conns
             .iter()
-            .find(|c| {
-                c.state == State::Established
-                    && c.negotiated
-                        .as_ref()
-                        .is_some_and(|n| n.peer_graceful_restart.is_some())
-            })
-            .map(|c| c.id)
-        else {
-            return;
-        };
-        self.remove(old, out);
-        self.established_at = None;
-        self.base = State::Active;
-        out.push(Action::Down(DownReason::ConnectionLost));
+            .find(|c| c.id != id && c.state == State::Established)?;
+        let restarted = open.capabilities.iter().any(
+            |c| matches!(c, super::capability::Capability::GracefulRestart(gr) if gr.restart_state),
+        );
+        restarted.then_some(old.id)
     }
 
     fn timer(&mut self, timer: Timer, now: Instant, out: &mut Vec<Action>) {
@@ -440,6 +473,24 @@ impl Session {
             self.fail(id, DownReason::Sent(n), now, out);
             return;
         }
+        if self
+            .conns
+            .iter()
+            .any(|c| c.id != id && c.state == State::Established)
+        {
+            match self.replaces_established(id, &open) {
+                Some(old) => {
+                    // Closed without a NOTIFICATION, as a lost connection.
+                    self.remove(old, out);
+                    self.established_at = None;
+                    out.push(Action::Down(DownReason::ConnectionLost));
+                }
+                None => {
+                    self.collision_close(id, out);
+                    return;
+                }
+            }
+        }
         // RFC 4271 §6.8: with the peer's BGP Identifier known, keep the
         // connection opened by the speaker with the higher identifier.
         if let Some(other) = self
@@ -448,11 +499,7 @@ impl Session {
             .find(|c| c.id != id)
             .map(|c| (c.id, c.direction))
         {
-            let keep = if self.config.router_id.to_u32() > open.router_id.to_u32() {
-                Direction::Outbound
-            } else {
-                Direction::Inbound
-            };
+            let keep = keep_direction(self.config.router_id, open.router_id);
             let this_dir = self.conn(id).map(|c| c.direction);
             if this_dir != Some(keep) {
                 self.collision_close(id, out);
@@ -566,26 +613,49 @@ impl Session {
             // The other connection of a collision carries on.
             return;
         }
+        // Two speakers that connect to each other at once can each resolve
+        // the collision (§6.8) on a different connection, one of them
+        // already Established, and lose both. Nothing is wrong with either
+        // peer, so that retry comes soon, growing per collision in a row
+        // so that a peer that always answers so cannot make a loop.
+        let collision = matches!(&reason, DownReason::Sent(n) | DownReason::Received(n)
+            if n.error == ErrorCode::Cease(CeaseSubcode::ConnectionCollisionResolution));
         if conn.state != State::Established {
             // A connection that failed before the session came up (refused
-            // OPEN, collision, reset) is retried on the ConnectRetryTimer,
-            // never at once: a misconfigured peer must not become a loop.
+            // OPEN, reset) is retried on the ConnectRetryTimer, never at
+            // once: a misconfigured peer must not become a loop.
             self.base = if self.stopped {
                 State::Idle
             } else {
                 State::Active
             };
             if !self.stopped && !self.config.passive {
-                out.push(Action::SetTimer(
-                    Timer::ConnectRetry,
-                    self.config.connect_retry,
-                ));
+                let wait = if collision {
+                    self.collision_retry()
+                } else {
+                    self.config.connect_retry
+                };
+                out.push(Action::SetTimer(Timer::ConnectRetry, wait));
             }
             return;
         }
         let lasted = self
             .established_at
             .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        if collision && lasted < STABLE_SESSION {
+            // Not a flap: the session lost a collision race at its start.
+            self.established_at = None;
+            out.push(Action::Down(reason));
+            self.base = State::Idle;
+            if !self.stopped {
+                let wait = self.collision_retry();
+                out.push(Action::SetTimer(Timer::IdleHold, wait));
+            }
+            return;
+        }
+        if lasted >= STABLE_SESSION {
+            self.collisions = 0;
+        }
         if lasted < STABLE_SESSION {
             self.flaps = self.flaps.saturating_add(1);
         } else {
@@ -602,6 +672,14 @@ impl Session {
             None => self.begin_connecting(out),
             Some(wait) => out.push(Action::SetTimer(Timer::IdleHold, wait)),
         }
+    }
+
+    /// The wait after a lost collision race: `REFUSED_RETRY` doubling per
+    /// race in a row, up to the ConnectRetryTimer.
+    fn collision_retry(&mut self) -> Duration {
+        let wait = REFUSED_RETRY.saturating_mul(1 << self.collisions.min(16));
+        self.collisions = self.collisions.saturating_add(1);
+        wait.min(self.config.connect_retry)
     }
 
     /// RFC 4271 §8.1.1 DampPeerOscillations: no wait after an isolated
@@ -623,6 +701,23 @@ impl Session {
             c.state = state;
         }
     }
+}
+
+/// RFC 4271 §6.8: of two connections, the one opened by the speaker with
+/// the higher BGP Identifier stays.
+fn keep_direction(local: RouterId, remote: RouterId) -> Direction {
+    if local.to_u32() > remote.to_u32() {
+        Direction::Outbound
+    } else {
+        Direction::Inbound
+    }
+}
+
+/// The connection's peer sent the Graceful Restart capability.
+fn graceful_peer(c: &Connection) -> bool {
+    c.negotiated
+        .as_ref()
+        .is_some_and(|n| n.peer_graceful_restart.is_some())
 }
 
 fn close(conn: &Connection, out: &mut Vec<Action>) {

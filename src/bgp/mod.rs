@@ -5,6 +5,7 @@ pub(crate) mod open_enum;
 pub mod as4;
 pub mod attribute;
 pub mod best_path;
+pub mod budget;
 pub mod capability;
 pub mod context;
 pub mod fsm;

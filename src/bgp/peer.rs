@@ -19,8 +19,11 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use super::budget::{self, Credit, RouteBudget};
 use super::context::CodecContext;
-use super::fsm::{Action, ConnId, Direction, DownReason, Event, Session, SessionConfig, State};
+use super::fsm::{
+    Action, ConnId, ConnectFailure, Direction, DownReason, Event, Session, SessionConfig, State,
+};
 use super::header::frame_len;
 use super::message::Message;
 use super::negotiate::Negotiated;
@@ -89,6 +92,8 @@ pub enum PeerEvent {
     Updates {
         peer: IpAddr,
         updates: Vec<Update>,
+        /// Returned to the shared budget when the RIB drops the event.
+        credit: Credit,
     },
     RefreshRequested {
         peer: IpAddr,
@@ -112,10 +117,14 @@ pub struct PeerHandle {
 }
 
 /// Starts the task for one peer; it begins connecting at once.
-pub fn spawn(settings: PeerSettings, to_rib: mpsc::Sender<PeerEvent>) -> PeerHandle {
+pub fn spawn(
+    settings: PeerSettings,
+    to_rib: mpsc::Sender<PeerEvent>,
+    budget: RouteBudget,
+) -> PeerHandle {
     let (commands_tx, commands) = mpsc::unbounded_channel();
     let (inbound_tx, inbound) = mpsc::channel(4);
-    let task = Peer::new(settings, to_rib, commands_tx.clone());
+    let task = Peer::new(settings, to_rib, budget, commands_tx.clone());
     let task = tokio::spawn(task.run(commands, inbound));
     PeerHandle {
         commands: commands_tx,
@@ -142,6 +151,7 @@ struct Peer {
     settings: PeerSettings,
     session: Session,
     to_rib: mpsc::Sender<PeerEvent>,
+    budget: RouteBudget,
     own_commands: mpsc::UnboundedSender<PeerCommand>,
     conns: HashMap<ConnId, Conn>,
     timers: HashMap<super::fsm::Timer, Instant>,
@@ -161,13 +171,17 @@ impl Peer {
     fn new(
         settings: PeerSettings,
         to_rib: mpsc::Sender<PeerEvent>,
+        budget: RouteBudget,
         own: mpsc::UnboundedSender<PeerCommand>,
     ) -> Self {
-        let (conn_tx, conn_rx) = mpsc::channel(64);
+        // Each item is one read's frames (up to READ_MAX octets): a few
+        // suffice to keep the peer task busy; more would only buffer.
+        let (conn_tx, conn_rx) = mpsc::channel(8);
         Peer {
             session: Session::new(settings.session.clone()),
             settings,
             to_rib,
+            budget,
             own_commands: own,
             conns: HashMap::new(),
             timers: HashMap::new(),
@@ -259,7 +273,12 @@ impl Peer {
                                 warn!(peer = %self.addr(), error = %e, "connect failed{hint}");
                             }
                             self.last_error = Some(format!("connect: {e}{hint}"));
-                            self.feed(Event::ConnectFailed).await;
+                            let how = if e.kind() == io::ErrorKind::ConnectionRefused {
+                                ConnectFailure::Refused
+                            } else {
+                                ConnectFailure::Other
+                            };
+                            self.feed(Event::ConnectFailed(how)).await;
                         }
                         Err(_) => {}
                     }
@@ -497,11 +516,14 @@ impl Peer {
             return;
         }
         let updates = std::mem::take(&mut self.pending_updates);
+        let routes = updates.iter().map(budget::routes_in).sum();
+        let credit = self.budget.take(routes).await;
         let _ = self
             .to_rib
             .send(PeerEvent::Updates {
                 peer: self.addr(),
                 updates,
+                credit,
             })
             .await;
     }

@@ -409,7 +409,7 @@ fn stop_sends_admin_shutdown_and_stays_idle() {
 fn failed_connect_goes_active_and_retries_on_the_timer() {
     let mut h = Harness::new(false);
     h.ev(Event::Start);
-    assert!(h.ev(Event::ConnectFailed).is_empty());
+    assert!(h.ev(Event::ConnectFailed(ConnectFailure::Other)).is_empty());
     assert_eq!(h.s.state(), State::Active);
     let out = h.ev(Event::TimerExpired(Timer::ConnectRetry));
     assert_eq!(
@@ -513,21 +513,67 @@ fn with_graceful_restart(mut o: Open) -> Open {
     o
 }
 
+fn restarting(mut o: Open) -> Open {
+    for c in &mut o.capabilities {
+        if let Capability::GracefulRestart(gr) = c {
+            gr.restart_state = true;
+        }
+    }
+    o
+}
+
 #[test]
 fn new_connection_from_a_restarted_gr_peer_replaces_the_established_session() {
     let mut h = Harness::new(false);
     h.establish(with_graceful_restart(open(64512, 90, PEER)));
-    // RFC 4724 §4.2: the peer restarted without our noticing; its new
-    // connection ends the old session as a restart, it is not refused.
+    // The new connection is heard out, not refused: its OPEN decides.
     let out = h.ev(Event::Connected(ConnId(2), Direction::Inbound));
-    assert_eq!(down(&out), Some(&DownReason::ConnectionLost));
-    assert!(out.contains(&Action::Close(ConnId(1))));
+    assert_eq!(down(&out), None);
     assert!(sent_notification(&out).is_none(), "{out:?}");
     assert!(
         out.iter()
             .any(|a| matches!(a, Action::Send(ConnId(2), Message::Open(_))))
     );
-    assert_eq!(h.s.state(), State::OpenSent);
+    assert_eq!(h.s.state(), State::Established);
+    // RFC 4724 §4.2: the peer restarted without our noticing (Restart
+    // State set); the old session ends as a restart, without NOTIFICATION.
+    let out = h.ev(Event::Received(
+        ConnId(2),
+        Message::Open(restarting(with_graceful_restart(open(64512, 90, PEER)))),
+    ));
+    assert_eq!(down(&out), Some(&DownReason::ConnectionLost));
+    assert!(out.contains(&Action::Close(ConnId(1))));
+    assert!(sent_notification(&out).is_none(), "{out:?}");
+    assert_eq!(h.s.state(), State::OpenConfirm);
+    let out = h.ev(Event::Received(ConnId(2), Message::Keepalive));
+    assert!(has_up(&out));
+}
+
+#[test]
+fn connection_race_with_a_gr_peer_keeps_the_established_connection() {
+    // Both speakers connected at once and the session came up on one
+    // connection; the peer's OPEN on the other (no Restart State: the peer
+    // did not restart) follows. §6.8: the newly created connection closes,
+    // whichever side initiated it (the peer keeps the Established one too).
+    for peer_id in [PEER, [192, 0, 2, 0]] {
+        let mut h = Harness::new(false);
+        h.establish(with_graceful_restart(open(64512, 90, peer_id)));
+        h.ev(Event::Connected(ConnId(2), Direction::Inbound));
+        let out = h.ev(Event::Received(
+            ConnId(2),
+            Message::Open(with_graceful_restart(open(64512, 90, peer_id))),
+        ));
+        assert_eq!(down(&out), None, "{out:?}");
+        assert_eq!(
+            sent_notification(&out).map(|n| n.error),
+            Some(ErrorCode::Cease(
+                CeaseSubcode::ConnectionCollisionResolution
+            ))
+        );
+        assert!(out.contains(&Action::Close(ConnId(2))));
+        assert!(!out.contains(&Action::Close(ConnId(1))));
+        assert_eq!(h.s.state(), State::Established);
+    }
 }
 
 #[test]
@@ -568,4 +614,109 @@ fn graceful_restart_capability_is_replaced_in_later_opens() {
         .filter(|c| matches!(c, Capability::GracefulRestart(_)))
         .collect();
     assert_eq!(grs, vec![&gr(false)]);
+}
+
+#[test]
+fn refused_connect_retries_soon_then_backs_off_to_connect_retry() {
+    let mut h = Harness::new(false);
+    h.ev(Event::Start);
+    let mut waits = Vec::new();
+    for _ in 0..8 {
+        let out = h.ev(Event::ConnectFailed(ConnectFailure::Refused));
+        assert_eq!(h.s.state(), State::Active);
+        let wait = out.iter().find_map(|a| match a {
+            Action::SetTimer(Timer::ConnectRetry, d) => Some(*d),
+            _ => None,
+        });
+        waits.push(wait);
+        // The timer fires: a new attempt with the full timer running.
+        let out = h.ev(Event::TimerExpired(Timer::ConnectRetry));
+        assert_eq!(
+            out,
+            vec![
+                Action::Connect,
+                Action::SetTimer(Timer::ConnectRetry, Duration::from_secs(5))
+            ]
+        );
+    }
+    let ms = |m| Some(Duration::from_millis(m));
+    // 100 ms doubling; from 6.4 s on the running 5 s timer is left alone.
+    assert_eq!(
+        waits,
+        vec![
+            ms(100),
+            ms(200),
+            ms(400),
+            ms(800),
+            ms(1600),
+            ms(3200),
+            None,
+            None
+        ]
+    );
+    // A connection resets the count.
+    h.ev(Event::Connected(ConnId(1), Direction::Outbound));
+    h.ev(Event::Closed(ConnId(1)));
+    h.ev(Event::TimerExpired(Timer::ConnectRetry));
+    let out = h.ev(Event::ConnectFailed(ConnectFailure::Refused));
+    assert!(out.contains(&Action::SetTimer(
+        Timer::ConnectRetry,
+        Duration::from_millis(100)
+    )));
+}
+
+#[test]
+fn refused_connect_is_not_retried_early_while_a_connection_runs() {
+    let mut h = Harness::new(false);
+    h.ev(Event::Start);
+    h.ev(Event::Connected(ConnId(1), Direction::Inbound));
+    let out = h.ev(Event::ConnectFailed(ConnectFailure::Refused));
+    assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
+fn a_lost_collision_race_is_retried_soon_and_backs_off() {
+    let collision = || {
+        Message::Notification(Notification::cease(
+            CeaseSubcode::ConnectionCollisionResolution,
+            [],
+        ))
+    };
+    let mut h = Harness::new(false);
+    h.establish(open(64512, 90, PEER));
+    // The peer closed our Established connection: it kept the other one,
+    // which we closed. Not a flap; retried in 100 ms.
+    let out = h.ev(Event::Received(ConnId(1), collision()));
+    assert!(matches!(down(&out), Some(DownReason::Received(_))));
+    assert!(
+        out.contains(&Action::SetTimer(
+            Timer::IdleHold,
+            Duration::from_millis(100)
+        )),
+        "{out:?}"
+    );
+    // Before the session came up: the ConnectRetryTimer, also short, and
+    // twice as long for the second race in a row.
+    let out = h.ev(Event::TimerExpired(Timer::IdleHold));
+    assert!(out.contains(&Action::Connect));
+    h.ev(Event::Connected(ConnId(2), Direction::Outbound));
+    let out = h.ev(Event::Received(ConnId(2), collision()));
+    assert!(
+        out.contains(&Action::SetTimer(
+            Timer::ConnectRetry,
+            Duration::from_millis(200)
+        )),
+        "{out:?}"
+    );
+    // Never longer than the ConnectRetryTimer.
+    for _ in 0..10 {
+        h.ev(Event::TimerExpired(Timer::ConnectRetry));
+        h.ev(Event::Connected(ConnId(3), Direction::Outbound));
+        let out = h.ev(Event::Received(ConnId(3), collision()));
+        let wait = out.iter().find_map(|a| match a {
+            Action::SetTimer(Timer::ConnectRetry, d) => Some(*d),
+            _ => None,
+        });
+        assert!(wait.is_some_and(|w| w <= Duration::from_secs(5)), "{out:?}");
+    }
 }
