@@ -567,8 +567,11 @@ fn watch_stream(sh: Arc<Shared>, t: &Target, query: &str) -> Response<Body> {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
-                _ = &mut deadline => return,
+                // A pause ends the stream before anything changed after it
+                // is sent (tests change objects right after pausing).
+                biased;
                 _ = gen_rx.changed() => return,
+                _ = &mut deadline => return,
                 // Only a version this stream has passed: resuming from it
                 // must not skip a change still on its way.
                 _ = tick.tick(), if bookmarks => {
