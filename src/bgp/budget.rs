@@ -18,8 +18,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::update::Update;
 
 /// Routes (prefixes announced or withdrawn) all peers may have in flight:
-/// a few tens of milliseconds of RIB work, a few MB decoded.
-pub const IN_FLIGHT_ROUTES: u32 = 128 * 1024;
+/// ~10 ms of RIB work, ~1 MB decoded. (128 Ki left the 1M-prefix peak RSS
+/// a few MB higher for no gain in speed: `scripts/bench-ingest.sh`.)
+pub const IN_FLIGHT_ROUTES: u32 = 32 * 1024;
 
 /// The shared budget; cheap to clone.
 #[derive(Debug, Clone)]
