@@ -81,6 +81,14 @@ fn down(out: &[Action]) -> Option<&DownReason> {
     })
 }
 
+/// The ConnectRetryTimer value set by these actions, if any.
+fn connect_retry_set(out: &[Action]) -> Option<Duration> {
+    out.iter().find_map(|a| match a {
+        Action::SetTimer(Timer::ConnectRetry, d) => Some(*d),
+        _ => None,
+    })
+}
+
 #[test]
 fn starts_idle_and_start_connects_with_retry_timer() {
     let mut h = Harness::new(false);
@@ -624,10 +632,7 @@ fn refused_connect_retries_soon_then_backs_off_to_connect_retry() {
     for _ in 0..8 {
         let out = h.ev(Event::ConnectFailed(ConnectFailure::Refused));
         assert_eq!(h.s.state(), State::Active);
-        let wait = out.iter().find_map(|a| match a {
-            Action::SetTimer(Timer::ConnectRetry, d) => Some(*d),
-            _ => None,
-        });
+        let wait = connect_retry_set(&out);
         waits.push(wait);
         // The timer fires: a new attempt with the full timer running.
         let out = h.ev(Event::TimerExpired(Timer::ConnectRetry));
@@ -713,10 +718,7 @@ fn a_lost_collision_race_is_retried_soon_and_backs_off() {
         h.ev(Event::TimerExpired(Timer::ConnectRetry));
         h.ev(Event::Connected(ConnId(3), Direction::Outbound));
         let out = h.ev(Event::Received(ConnId(3), collision()));
-        let wait = out.iter().find_map(|a| match a {
-            Action::SetTimer(Timer::ConnectRetry, d) => Some(*d),
-            _ => None,
-        });
+        let wait = connect_retry_set(&out);
         assert!(wait.is_some_and(|w| w <= Duration::from_secs(5)), "{out:?}");
     }
 }

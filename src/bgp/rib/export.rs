@@ -189,27 +189,32 @@ impl Rib {
         if !from.info.route_reflector_client && !target.info.route_reflector_client {
             return None;
         }
-        let mut attrs = (*best.attrs.attrs).clone();
-        let originator = attrs.originator_id.unwrap_or(from.info.router_id);
+        let learned = &best.attrs.attrs;
+        let originator = learned.originator_id.unwrap_or(from.info.router_id);
         if originator == target.info.router_id {
             return None;
         }
-        attrs.originator_id = Some(originator);
-        let mut list: Vec<Ipv4Addr> = vec![self.config.cluster_id];
-        list.extend(attrs.cluster_list.take().unwrap_or_default());
-        attrs.cluster_list = Some(list);
         let next_hop = if target.info.next_hop_self {
             local
         } else {
             best.attrs.next_hop
         };
-        if let (IpNet::V4(_), IpAddr::V4(nh)) = (prefix, next_hop) {
-            attrs.next_hop = Some(nh);
-        }
-        Some(Advertised {
-            attrs: Arc::new(attrs),
-            next_hop,
-        })
+        let v4_next_hop = match (prefix, next_hop) {
+            (IpNet::V4(_), IpAddr::V4(nh)) => Some(nh),
+            _ => None,
+        };
+        let attrs = self.reflected.get(learned, originator, v4_next_hop, || {
+            let mut attrs = (**learned).clone();
+            attrs.originator_id = Some(originator);
+            let mut list: Vec<Ipv4Addr> = vec![self.config.cluster_id];
+            list.extend(attrs.cluster_list.take().unwrap_or_default());
+            attrs.cluster_list = Some(list);
+            if let Some(nh) = v4_next_hop {
+                attrs.next_hop = Some(nh);
+            }
+            attrs
+        });
+        Some(Advertised { attrs, next_hop })
     }
 }
 

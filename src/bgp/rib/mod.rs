@@ -9,6 +9,7 @@ mod export;
 mod import;
 mod loc_rib;
 mod paths;
+mod reflected;
 mod stale;
 
 use std::collections::HashMap;
@@ -178,6 +179,8 @@ pub struct Rib {
     by_addr: HashMap<IpAddr, u16>,
     /// Every next hop seen, with its shared reachability flag.
     next_hops: HashMap<IpAddr, Reachability>,
+    /// Attributes as reflected, shared by the clients they go to.
+    reflected: reflected::Reflected,
 }
 
 impl Rib {
@@ -188,6 +191,7 @@ impl Rib {
             slots: Vec::new(),
             by_addr: HashMap::new(),
             next_hops: HashMap::new(),
+            reflected: reflected::Reflected::default(),
         }
     }
 
