@@ -293,8 +293,7 @@ impl Session {
         // first. Waiting a whole ConnectRetryTimer (whose value §10 leaves
         // to us) would put that wait into every cold start, so the timer
         // starts short and grows back to its configured value.
-        let quick = REFUSED_RETRY.saturating_mul(1 << self.refused.min(16));
-        self.refused = self.refused.saturating_add(1);
+        let quick = short_retry(&mut self.refused);
         if quick < self.config.connect_retry {
             out.push(Action::SetTimer(Timer::ConnectRetry, quick));
         }
@@ -677,9 +676,7 @@ impl Session {
     /// The wait after a lost collision race: `REFUSED_RETRY` doubling per
     /// race in a row, up to the ConnectRetryTimer.
     fn collision_retry(&mut self) -> Duration {
-        let wait = REFUSED_RETRY.saturating_mul(1 << self.collisions.min(16));
-        self.collisions = self.collisions.saturating_add(1);
-        wait.min(self.config.connect_retry)
+        short_retry(&mut self.collisions).min(self.config.connect_retry)
     }
 
     /// RFC 4271 §8.1.1 DampPeerOscillations: no wait after an isolated
@@ -701,6 +698,14 @@ impl Session {
             c.state = state;
         }
     }
+}
+
+/// `REFUSED_RETRY` doubled once per earlier retry in the series `count`
+/// counts (which this one joins).
+fn short_retry(count: &mut u32) -> Duration {
+    let wait = REFUSED_RETRY.saturating_mul(1 << (*count).min(16));
+    *count = count.saturating_add(1);
+    wait
 }
 
 /// RFC 4271 §6.8: of two connections, the one opened by the speaker with
