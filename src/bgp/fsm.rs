@@ -356,11 +356,12 @@ impl Session {
         out.push(Action::SetTimer(Timer::Hold(id), OPEN_SENT_HOLD));
     }
 
-    /// An OPEN arrived on a new connection while the session is
-    /// Established on another, with a peer that sent the Graceful Restart
-    /// capability. RFC 4724 §4.2: a peer that restarted before we noticed
-    /// (power loss, no FIN) comes back this way, and its old session is to
-    /// end as if its TCP connection had, keeping the routes as stale. Two
+    /// Whether an OPEN that arrived on a new connection while the session
+    /// is Established on another (with a peer that sent the Graceful
+    /// Restart capability) ends that session. RFC 4724 §4.2: a peer that
+    /// restarted before we noticed (power loss, no FIN) comes back this
+    /// way, and its old session is to end as if its TCP connection had,
+    /// keeping the routes as stale. Two
     /// speakers that connect to each other at once see the same thing for
     /// a moment, though: one side's session comes up while the other
     /// side's OPEN is on its way. That is a §6.8 collision with an
@@ -368,16 +369,11 @@ impl Session {
     /// (the peer, whose session is up on the same connection, closes it
     /// too; replacing the session instead lost both). The Restart State
     /// bit tells the two apart: a restarted peer sets it, a peer in the
-    /// middle of its first session does not. Returns the session to end.
-    fn replaces_established(&self, id: ConnId, open: &Open) -> Option<ConnId> {
-        let old = self
-            .conns
-            .iter()
-            .find(|c| c.id != id && c.state == State::Established)?;
-        let restarted = open.capabilities.iter().any(
+    /// middle of its first session does not.
+    fn says_restarted(open: &Open) -> bool {
+        open.capabilities.iter().any(
             |c| matches!(c, super::capability::Capability::GracefulRestart(gr) if gr.restart_state),
-        );
-        restarted.then_some(old.id)
+        )
     }
 
     fn timer(&mut self, timer: Timer, now: Instant, out: &mut Vec<Action>) {
@@ -472,23 +468,20 @@ impl Session {
             self.fail(id, DownReason::Sent(n), now, out);
             return;
         }
-        if self
+        if let Some(old) = self
             .conns
             .iter()
-            .any(|c| c.id != id && c.state == State::Established)
+            .find(|c| c.id != id && c.state == State::Established)
+            .map(|c| c.id)
         {
-            match self.replaces_established(id, &open) {
-                Some(old) => {
-                    // Closed without a NOTIFICATION, as a lost connection.
-                    self.remove(old, out);
-                    self.established_at = None;
-                    out.push(Action::Down(DownReason::ConnectionLost));
-                }
-                None => {
-                    self.collision_close(id, out);
-                    return;
-                }
+            if !Self::says_restarted(&open) {
+                self.collision_close(id, out);
+                return;
             }
+            // Closed without a NOTIFICATION, as a lost connection.
+            self.remove(old, out);
+            self.established_at = None;
+            out.push(Action::Down(DownReason::ConnectionLost));
         }
         // RFC 4271 §6.8: with the peer's BGP Identifier known, keep the
         // connection opened by the speaker with the higher identifier.
@@ -641,33 +634,26 @@ impl Session {
         let lasted = self
             .established_at
             .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
-        if collision && lasted < STABLE_SESSION {
-            // Not a flap: the session lost a collision race at its start.
-            self.established_at = None;
-            out.push(Action::Down(reason));
-            self.base = State::Idle;
-            if !self.stopped {
-                let wait = self.collision_retry();
-                out.push(Action::SetTimer(Timer::IdleHold, wait));
-            }
-            return;
-        }
+        // A session lost to a collision race at its start is not a flap.
+        let raced = collision && lasted < STABLE_SESSION;
         if lasted >= STABLE_SESSION {
-            self.collisions = 0;
-        }
-        if lasted < STABLE_SESSION {
-            self.flaps = self.flaps.saturating_add(1);
-        } else {
             self.flaps = 0;
+            self.collisions = 0;
+        } else if !raced {
+            self.flaps = self.flaps.saturating_add(1);
         }
         self.established_at = None;
         out.push(Action::Down(reason));
+        self.base = State::Idle;
         if self.stopped {
-            self.base = State::Idle;
             return;
         }
-        self.base = State::Idle;
-        match self.idle_hold() {
+        let wait = if raced {
+            Some(self.collision_retry())
+        } else {
+            self.idle_hold()
+        };
+        match wait {
             None => self.begin_connecting(out),
             Some(wait) => out.push(Action::SetTimer(Timer::IdleHold, wait)),
         }
