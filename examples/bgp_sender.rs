@@ -133,7 +133,12 @@ fn run(a: Args) -> Result<(), String> {
         .collect();
     let attrs = PathAttributes {
         origin: Some(Origin::Igp),
-        as_path: Some(AsPath::sequence([a.asn])),
+        // An iBGP speaker does not prepend its own AS (RFC 4271 §5.1.2).
+        as_path: Some(if a.asn == a.peer_asn {
+            AsPath::sequence([])
+        } else {
+            AsPath::sequence([a.asn])
+        }),
         next_hop: Some(a.next_hop),
         ..PathAttributes::default()
     };

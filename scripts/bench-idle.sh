@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench-idle: needs root (network namespaces)"; exit 1; }
 command -v bird >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bird2 >/dev/null; }
-cargo build --release --quiet --bin podroute --example bgp_sender
+# Apart, so that the agent is the one `--bins` builds (see hot-symbols.sh).
+cargo build --release --quiet --bins
+cargo build --release --quiet --example bgp_sender
 BIN=$PWD/target/release/podroute
 SENDER=$PWD/target/release/examples/bgp_sender
 WORK=$(mktemp -d /tmp/podroute-idle.XXXXXX)

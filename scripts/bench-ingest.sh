@@ -18,7 +18,9 @@ SIZES=("${@:-100000 1000000}")
 # shellcheck disable=SC2206
 SIZES=(${SIZES[*]})
 
-cargo build --release --quiet --bin podroute --example bgp_sender --example fib_bench
+# Apart, so that the agent is the one `--bins` builds (see hot-symbols.sh).
+cargo build --release --quiet --bins
+cargo build --release --quiet --example bgp_sender --example fib_bench
 BIN=$PWD/target/release/podroute
 SENDER=$PWD/target/release/examples/bgp_sender
 WORK=$(mktemp -d /tmp/podroute-ingest.XXXXXX)

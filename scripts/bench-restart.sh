@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench-restart: needs root (network namespaces)"; exit 1; }
 command -v bird >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bird2 >/dev/null; }
 DOWNTIME=${1:-3}
-cargo build --release --quiet --bin podroute
+cargo build --release --quiet --bins
 BIN=$PWD/target/release/podroute
 WORK=$(mktemp -d /tmp/podroute-restart.XXXXXX)
 RUN=prrst$$
