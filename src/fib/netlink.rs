@@ -115,7 +115,7 @@ impl NlSocket {
         Ok(Self {
             fd,
             seq: seed,
-            buf: vec![0; RECV_BUF],
+            buf: Vec::with_capacity(RECV_BUF),
         })
     }
 
@@ -194,17 +194,25 @@ impl NlSocket {
             if !poll_in(self.fd.as_raw_fd(), left).map_err(io_err("poll"))? {
                 return Ok(None);
             }
-            // SAFETY: self.buf is valid for its length.
+            // The buffer is written by the kernel, never zeroed: pages it
+            // does not reach (most of it, for acknowledgements) stay
+            // untouched and cost no memory. Three sockets per agent.
+            self.buf.clear();
+            // SAFETY: the kernel writes at most capacity() octets from the
+            // start of the allocation; set_len below covers only those.
             let n = unsafe {
                 libc::recv(
                     self.fd.as_raw_fd(),
                     self.buf.as_mut_ptr().cast(),
-                    self.buf.len(),
+                    self.buf.capacity(),
                     libc::MSG_DONTWAIT,
                 )
             };
             if n >= 0 {
-                return Ok(Some(n as usize));
+                let n = (n as usize).min(self.buf.capacity());
+                // SAFETY: recv initialised the first n octets.
+                unsafe { self.buf.set_len(n) };
+                return Ok(Some(n));
             }
             let e = io::Error::last_os_error();
             match e.raw_os_error() {
