@@ -29,9 +29,10 @@ fn main() {
     let Ok(list) = fs::read_to_string(PathBuf::from(dir).join(HOT_SYMBOLS)) else {
         return;
     };
-    // rustc puts every function in its own section, `.text.<symbol>`; the
-    // list holds symbols with their hashes replaced by `*` (the hashes change
-    // with dependency versions and compiler flags), so each line is a glob.
+    // rustc puts every function in its own section, `.text.<symbol>`. Each
+    // line of the list is a symbol, or, where that is unambiguous, a glob
+    // with the symbol's hash replaced by `*` (hashes change with dependency
+    // versions and compiler flags).
     let mut script = String::from("SECTIONS {\n  .text.hot : {\n");
     let is_pattern = |l: &&str| {
         !l.is_empty()

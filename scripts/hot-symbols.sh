@@ -60,26 +60,17 @@ node_config() { # name id pod-cidr peers...
     printf '[control]\nsocket = "%s/%s.sock"\n' "$WORK" "$name"
     printf '%s\n' "$@"
 }
-peer_b='[[bgp.peers]]
-address = "198.18.0.2"
-asn = 64512
-route_reflector_client = true'
-peer_c='[[bgp.peers]]
-address = "198.18.0.3"
-asn = 64512
-passive = true
-route_reflector_client = true'
-peer_d='[[bgp.peers]]
-address = "198.18.0.4"
-asn = 65001
-passive = true'
-peer_gone='[[bgp.peers]]
-address = "198.18.0.9"
-asn = 64512'
+peer() { # address asn [extra lines...]
+    printf '[[bgp.peers]]\naddress = "%s"\nasn = %s' "$1" "$2"
+    shift 2
+    printf '\n%s' "$@"
+}
+peer_b=$(peer 198.18.0.2 64512 'route_reflector_client = true')
+peer_c=$(peer 198.18.0.3 64512 'passive = true' 'route_reflector_client = true')
+peer_d=$(peer 198.18.0.4 65001 'passive = true')
+peer_gone=$(peer 198.18.0.9 64512)
 node_config a 198.18.0.1 10.244.1.0/24 "$peer_b" "$peer_c" "$peer_d" > "$WORK/a.toml"
-node_config b 198.18.0.2 10.244.2.0/24 '[[bgp.peers]]
-address = "198.18.0.1"
-asn = 64512' > "$WORK/b.toml"
+node_config b 198.18.0.2 10.244.2.0/24 "$(peer 198.18.0.1 64512)" > "$WORK/b.toml"
 
 ip netns exec "$RUN-a" valgrind --tool=callgrind --demangle=no --callgrind-out-file="$WORK/callgrind.out" \
     "$BIN" agent --config "$WORK/a.toml" 2>"$WORK/a.log" &
@@ -94,29 +85,35 @@ ip netns exec "$RUN-d" "$SENDER" --peer 198.18.0.1 --asn 65001 --peer-asn 64512 
 PIDS+=($!)
 
 show() { ip netns exec "$RUN-a" "$BIN" show "$@" --socket "$WORK/a.sock"; }
-# Under valgrind the agent is ~50 times slower: wait for the sender's routes
-# in node b's kernel (reflected by a) and for a to hold b's pod CIDR.
-deadline=$((SECONDS + 60))
-until [ "$(ip -n "$RUN-b" route show proto 202 | wc -l)" -ge 5000 ] \
-    && [ "$(ip -n "$RUN-a" route show proto 202 | wc -l)" -ge 10000 ] \
-    && ip -n "$RUN-a" route show 10.244.2.0/24 | grep -q 198.18.0.2; do
-    [ $SECONDS -lt $deadline ] || { echo "hot-symbols: routes did not converge"; tail -n 20 "$WORK/a.log" "$WORK/b.log"; ip -n "$RUN-b" route | head -5; ip -n "$RUN-b" route | wc -l; exit 1; }
-    sleep 1
-done
+wait_for() { # seconds what-failed command...
+    local deadline=$((SECONDS + $1)) what=$2
+    shift 2
+    until "$@"; do
+        [ $SECONDS -lt $deadline ] || { echo "hot-symbols: $what"; tail -n 20 "$WORK/a.log" "$WORK/b.log"; exit 1; }
+        sleep 1
+    done
+}
+# The sender's routes in node b's kernel (reflected by a), both senders'
+# in a's, and b's pod CIDR in a's.
+converged() {
+    [ "$(ip -n "$RUN-b" route show proto 202 | wc -l)" -ge 5000 ] \
+        && [ "$(ip -n "$RUN-a" route show proto 202 | wc -l)" -ge 10000 ] \
+        && ip -n "$RUN-a" route show 10.244.2.0/24 | grep -q 198.18.0.2
+}
+reloaded() { show neighbors --json | grep -q 198.18.0.9; }
+# Under valgrind the agent is ~50 times slower.
+wait_for 300 "routes did not converge" converged
 for what in neighbors routes fib; do show "$what" >/dev/null; show "$what" --json >/dev/null; done
 node_config a 198.18.0.1 10.244.1.0/24 "$peer_b" "$peer_c" "$peer_d" "$peer_gone" > "$WORK/a.toml"
 kill -HUP "$AGENT"
-deadline=$((SECONDS + 60))
-until show neighbors --json | grep -q 198.18.0.9; do
-    [ $SECONDS -lt $deadline ] || { echo "hot-symbols: SIGHUP not applied"; exit 1; }
-    sleep 1
-done
+wait_for 60 "SIGHUP not applied" reloaded
 # Hold the sessions through a few keepalive and hold-timer rounds.
 sleep 12
 show neighbors >/dev/null
 kill -TERM "$AGENT"
 wait "$AGENT" || true
 
+# KEEP_CALLGRIND=FILE keeps callgrind's output, to look at what ran.
 [ -z "${KEEP_CALLGRIND:-}" ] || cp "$WORK/callgrind.out" "$KEEP_CALLGRIND"
 # callgrind's "fn=" and "cfn=" lines name each function once as "(id) name"
 # and later as "(id)". Functions are kept by name, not by callgrind's object
